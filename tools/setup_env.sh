@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Create (or bring up to date) the project's environment in .venv/.
+#
+# One command, a fresh Python 3.11 machine, no GPU, package registries only:
+#   bash tools/setup_env.sh        (what `make demo` / `make test` run)
+#
+# The traps of this stack are handled here (see README, "Set-up notes"):
+#   * mmcv 2.1.0 has no wheel for torch 2.14: it is built from its sdist with
+#     its compiled ops, as C++20 (torch 2.14's headers need it), once, and the
+#     wheel is cached in $PROMPTPOSE_CACHE (default ~/.cache/promptpose_mm).
+#     A cached wheel is checked (checksum, compiled extension inside, import
+#     of mmcv.ops) and rebuilt when broken or partial.
+#   * xtcocotools' binary wheel is built against numpy 1: built from source
+#     against the installed numpy, cached the same way.
+#   * chumpy's setup imports pip: installed without build isolation.
+#   * setuptools stays below 82 (pkg_resources for mmengine and openmim).
+# Packages are installed by uv, whose cache links files instead of copying,
+# so a second set-up (even after `rm -rf .venv`) takes seconds, not minutes.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv}"
+CACHE="${PROMPTPOSE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/promptpose_mm}"
+PYTHON="${PYTHON:-}"
+
+TORCH_VERSION=2.14.1
+TORCHVISION_VERSION=0.29.1
+MMCV_VERSION=2.1.0
+MMCV_SHA256=d387bcab66b467479b6660310e23746cfc79c6e57acf04094680adb499a5cd3f
+XTCOCOTOOLS_VERSION=1.14.3
+CHUMPY_VERSION=0.70
+UV_VERSION=0.13.9
+
+log() { printf '[setup_env %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() { printf '[setup_env] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- python ---
+if [ -z "$PYTHON" ]; then
+    for cand in python3.11 python3; do
+        if command -v "$cand" >/dev/null 2>&1 &&
+            "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'
+        then PYTHON="$(command -v "$cand")"; break; fi
+    done
+fi
+[ -n "$PYTHON" ] || die "Python 3.11 not found. Install it, or point PYTHON=/path/to/python3.11."
+
+start=$(date +%s)
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    log "creating $VENV with $PYTHON"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+PY="$VENV/bin/python"
+PIP=("$PY" -m pip --disable-pip-version-check -q)
+if ! "$VENV/bin/uv" --version 2>/dev/null | grep -q "uv $UV_VERSION"; then
+    log "installing uv $UV_VERSION into the venv"
+    "${PIP[@]}" install "uv==$UV_VERSION"
+fi
+# Wheels that lie on this disk (offline machines) are preferred when present.
+FIND_LINKS=()
+for d in ${PROMPTPOSE_FIND_LINKS:-/opt/pypi-more/files /opt/pypi/files /opt/wheels}; do
+    [ -d "$d" ] && FIND_LINKS+=(--find-links "$d")
+done
+uv_install() { "$VENV/bin/uv" pip install -q --python "$PY" "${FIND_LINKS[@]}" "$@"; }
+
+log "torch $TORCH_VERSION, torchvision $TORCHVISION_VERSION, build tools"
+uv_install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" \
+    "setuptools>=77.0.3,<82" wheel ninja "cython<3.2" numpy pip
+mkdir -p "$CACHE"
+
+# Tag of the build: python, torch and whether CUDA kernels are compiled.
+CUDA_TAG=$("$PY" -c 'import os, torch
+cuda = torch.cuda.is_available() or os.environ.get("FORCE_CUDA") == "1"
+print("cu" + torch.version.cuda.replace(".", "") if cuda and torch.version.cuda else "cpu")')
+NUMPY_VERSION=$("$PY" -c 'import numpy; print(numpy.__version__)')
+TAG="py311-torch$TORCH_VERSION-$CUDA_TAG"
+
+# --------------------------------------------------------- cached wheels ---
+# A cache entry is a folder holding one wheel and a file SHA256 with its
+# checksum, written only after the wheel was built *and* imported. Anything
+# else (no checksum, mismatch, extension missing) is a broken entry.
+cache_ok() {  # dir, file-inside-wheel
+    local dir=$1 inner=$2 whl
+    whl=$(ls "$dir"/*.whl 2>/dev/null | head -n 1) || return 1
+    [ -n "$whl" ] && [ -f "$dir/SHA256" ] || return 1
+    [ "$(sha256sum "$whl" | cut -d' ' -f1)" = "$(cat "$dir/SHA256")" ] || return 1
+    "$PY" - "$whl" "$inner" <<'PYEOF' || return 1
+import sys, zipfile, fnmatch
+with zipfile.ZipFile(sys.argv[1]) as z:
+    if z.testzip() is not None:
+        sys.exit(1)
+    sys.exit(0 if fnmatch.filter(z.namelist(), sys.argv[2]) else 1)
+PYEOF
+}
+seal_cache() {  # dir
+    local whl; whl=$(ls "$1"/*.whl | head -n 1)
+    sha256sum "$whl" | cut -d' ' -f1 > "$1/SHA256"
+}
+
+build_mmcv() {  # dir
+    local dir=$1 work; work=$(mktemp -d)
+    log "building mmcv $MMCV_VERSION with its ops against torch $TORCH_VERSION ($CUDA_TAG); about 10 minutes on 2 cores, done once"
+    # pip finds the sdist through the configured index (mirrors included);
+    # its metadata step runs setup.py, which imports the installed torch.
+    "${PIP[@]}" download --no-deps --no-build-isolation --no-binary mmcv \
+        -d "$work" "mmcv==$MMCV_VERSION" ||
+        die "could not download the mmcv $MMCV_VERSION sdist (a package registry must be reachable for the first set-up)"
+    [ "$(sha256sum "$work/mmcv-$MMCV_VERSION.tar.gz" | cut -d' ' -f1)" = "$MMCV_SHA256" ] ||
+        die "checksum mismatch for the mmcv $MMCV_VERSION sdist"
+    tar -xzf "$work/mmcv-$MMCV_VERSION.tar.gz" -C "$work"
+    # torch >= 2.10 headers need C++20; mmcv 2.1.0 asks for C++14/17.
+    sed -i 's/-std=c++1[47]/-std=c++20/g; s#/std:c++1[47]#/std:c++20#g' \
+        "$work/mmcv-$MMCV_VERSION/setup.py"
+    grep -q 'std=c++20' "$work/mmcv-$MMCV_VERSION/setup.py" ||
+        die "could not patch mmcv's setup.py for C++20"
+    # mmcv's setup.py imports pkg_resources' old API: build with setuptools<70
+    # (pip, not uv: torch declares setuptools>=77.0.3, restored right after).
+    "${PIP[@]}" install "setuptools<70" 2>&1 | grep -v 'dependency conflicts\|requires setuptools\|resolver does not' || true
+    (cd "$work/mmcv-$MMCV_VERSION" &&
+        MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+        "${PIP[@]}" wheel --no-deps --no-build-isolation -w "$work/dist" .) ||
+        { uv_install "setuptools>=77.0.3,<82"; die "mmcv build failed (log above)"; }
+    uv_install "setuptools>=77.0.3,<82" "torch==$TORCH_VERSION"
+    rm -rf "$dir" && mkdir -p "$(dirname "$dir")"
+    mkdir "$dir.tmp.$$" && mv "$work"/dist/*.whl "$dir.tmp.$$"/ && mv "$dir.tmp.$$" "$dir"
+    rm -rf "$work"
+}
+
+build_xtcocotools() {  # dir
+    local dir=$1 work; work=$(mktemp -d)
+    log "building xtcocotools $XTCOCOTOOLS_VERSION from source against numpy $NUMPY_VERSION"
+    "${PIP[@]}" download --no-deps --no-build-isolation --no-binary xtcocotools \
+        -d "$work" "xtcocotools==$XTCOCOTOOLS_VERSION" ||
+        die "could not download the xtcocotools $XTCOCOTOOLS_VERSION sdist"
+    tar -xzf "$work/xtcocotools-$XTCOCOTOOLS_VERSION.tar.gz" -C "$work"
+    # numpy 2 (and Cython 3) know the flag only as NPY_ARRAY_OWNDATA.
+    sed -i 's/np\.NPY_OWNDATA/np.NPY_ARRAY_OWNDATA/g' \
+        "$work/xtcocotools-$XTCOCOTOOLS_VERSION/xtcocotools/_mask.pyx"
+    (cd "$work/xtcocotools-$XTCOCOTOOLS_VERSION" &&
+        "${PIP[@]}" wheel --no-deps --no-build-isolation -w "$work/dist" .) ||
+        die "xtcocotools build failed (log above)"
+    rm -rf "$dir" && mkdir -p "$(dirname "$dir")"
+    mkdir "$dir.tmp.$$" && mv "$work"/dist/*.whl "$dir.tmp.$$"/ && mv "$dir.tmp.$$" "$dir"
+    rm -rf "$work"
+}
+
+install_cached() {  # name, dir, file-inside-wheel, import-check, builder
+    local name=$1 dir=$2 inner=$3 check=$4 builder=$5 attempt
+    for attempt in 1 2; do
+        if ! cache_ok "$dir" "$inner"; then
+            [ -e "$dir" ] && log "cached $name in $dir is broken or partial: rebuilding"
+            "$builder" "$dir"
+            seal_cache "$dir"
+        else
+            log "using cached $name from $dir"
+        fi
+        uv_install --no-deps --reinstall "$(ls "$dir"/*.whl | head -n 1)"
+        if "$PY" -c "$check" 2>/dev/null; then return 0; fi
+        log "cached $name does not import ($check): discarding it"
+        rm -rf "$dir"
+    done
+    "$PY" -c "$check"  # show the error
+    die "$name does not import even after a rebuild"
+}
+
+(
+    flock -w 3600 9 || die "another set-up holds $CACHE/.lock"
+    install_cached mmcv "$CACHE/mmcv-$MMCV_VERSION-$TAG" 'mmcv/_ext*.so' \
+        'import mmcv.ops' build_mmcv
+    install_cached xtcocotools "$CACHE/xtcocotools-$XTCOCOTOOLS_VERSION-py311-numpy$NUMPY_VERSION" \
+        'xtcocotools/_mask*.so' \
+        'import numpy, xtcocotools.mask as m; m.iou(numpy.ones((1, 4)), numpy.ones((1, 4)), [0])' \
+        build_xtcocotools
+) 9>"$CACHE/.lock"
+
+# ------------------------------------------------------------ the stack ----
+log "chumpy, OpenMMLab stack, open_clip, test tools"
+if ! "$PY" -m pip show -q chumpy >/dev/null 2>&1; then
+    uv_install --no-build-isolation "chumpy==$CHUMPY_VERSION"
+fi
+# torch, torchvision and numpy are named again so that no resolution of the
+# stack can move them (mmpose asks for an unpinned torchvision).
+uv_install "mmcv==$MMCV_VERSION" "xtcocotools==$XTCOCOTOOLS_VERSION" \
+    "numpy==$NUMPY_VERSION" "torch==$TORCH_VERSION" \
+    "torchvision==$TORCHVISION_VERSION" \
+    -r "$ROOT/requirements/stack.txt" -r "$ROOT/requirements/tests.txt"
+uv_install --no-build-isolation --no-deps -e "$ROOT"
+
+log "checking the environment"
+"$PY" "$ROOT/tools/check_env.py" --quiet
+log "ready in $(( $(date +%s) - start )) s: source $VENV/bin/activate"
