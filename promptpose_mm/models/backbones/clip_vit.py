@@ -1,0 +1,191 @@
+"""CLIP's vision transformer (ViT-B/16, ...) as an MMPose backbone."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmcv.cnn.bricks import DropPath
+from mmpose.registry import MODELS
+from open_clip.transformer import (LayerNorm, QuickGELU,
+                                   ResidualAttentionBlock, VisionTransformer)
+from torch import Tensor, nn
+
+from .base import CLIPVisualBackbone, StagePart
+
+# The last tokens (B, 1 + h*w, width) and the grid size h, w.
+TokenState = Tuple[Tensor, int, int]
+
+
+class DropPathBlock(ResidualAttentionBlock):
+    """open_clip's ``ResidualAttentionBlock`` with stochastic depth.
+
+    Takes over the parts of ``block`` under their own names (so the state
+    dict keys are unchanged) and drops each of its two residual branches
+    per sample with probability ``drop_prob`` in training; in eval mode it
+    computes exactly what ``block`` does.
+
+    Args:
+        block (ResidualAttentionBlock): the block to wrap (its modules are
+            shared, not copied).
+        drop_prob (float): probability of dropping a residual branch.
+    """
+
+    def __init__(self, block: ResidualAttentionBlock, drop_prob: float):
+        # The parts come from ``block``; building new ones would be wasted.
+        nn.Module.__init__(self)
+        for name, child in block.named_children():
+            self.add_module(name, child)
+        self.drop_path = DropPath(drop_prob)
+
+    def forward(self,
+                q_x: Tensor,
+                k_x: Optional[Tensor] = None,
+                v_x: Optional[Tensor] = None,
+                attn_mask: Optional[Tensor] = None) -> Tensor:
+        """Tokens ``(B, L, C)`` -> ``(B, L, C)`` (self-attention only)."""
+        if k_x is not None or v_x is not None:
+            raise NotImplementedError(
+                'DropPathBlock wraps self-attention blocks only')
+        x = q_x + self.drop_path(
+            self.ls_1(self.attention(self.ln_1(q_x), attn_mask=attn_mask)))
+        return x + self.drop_path(self.ls_2(self.mlp(self.ln_2(x))))
+
+
+@MODELS.register_module()
+class CLIPVisionTransformer(CLIPVisualBackbone):
+    """CLIP's vision transformer with a dense CLIP-space output.
+
+    Wraps open_clip's ``VisionTransformer`` (QuickGELU, as OpenAI trained
+    it) as ``self.clip``; its state dict is the ``visual.*`` part of an
+    OpenAI ViT-B/16 (...) checkpoint. The forward pass runs its parts by
+    hand: patch embedding, the class embedding (prepended once), the
+    positional embedding (resized to the token grid), ``ln_pre`` and the
+    residual blocks. Levels are the patch tokens after block ``i`` as
+    ``(B, width, H / patch, W / patch)`` maps. The CLIP-space outputs apply
+    ``ln_post`` and the projection ``proj`` to every token: patch tokens give
+    the dense map, the class token the global embedding (equal to CLIP's
+    image embedding at the pretraining resolution).
+
+    ViT-B/16 at 256x256 returns four ``(B, 768, 16, 16)`` levels, then dense
+    ``(B, 512, 16, 16)`` and global ``(B, 512)``.
+
+    Args:
+        patch_size (int): patch size (16 for ViT-B/16).
+        width (int): token width (768 for ViT-B).
+        layers (int): residual blocks (12 for ViT-B).
+        head_width (int): channels per head; ``width // head_width`` heads.
+        embed_dim (int): CLIP embedding size D (512 for ViT-B/16).
+        input_size (tuple[int, int]): ``(W, H)``, multiples of
+            ``patch_size``.
+        out_indices (Sequence[int]): blocks whose output tokens are
+            returned, from ``[-layers, layers)``.
+        with_clip_space (bool): also return ``dense`` and ``global``; when
+            False ``ln_post`` and ``proj`` are not built.
+        drop_path_rate (float): stochastic depth of the last block; block
+            ``i`` drops its residual branches with probability
+            ``drop_path_rate * i / (layers - 1)``.
+        frozen_stages (int): -1: none; 0: patch, class and positional
+            embeddings and ``ln_pre``; i: those and blocks ``0 .. i-1``;
+            ``layers`` also freezes ``ln_post`` and ``proj``.
+        norm_eval (bool): keep BatchNorms in eval mode (there are none in a
+            ViT; accepted for a uniform interface).
+        init_cfg (dict, optional): ``dict(type='Pretrained',
+            checkpoint='ViT-B-16.pt')`` loads CLIP weights (see
+            :class:`CLIPVisualBackbone`).
+    """
+
+    pos_embed_key = 'positional_embedding'
+    clip_space_names = ('ln_post', 'proj')
+
+    def __init__(self,
+                 patch_size: int = 16,
+                 width: int = 768,
+                 layers: int = 12,
+                 head_width: int = 64,
+                 embed_dim: int = 512,
+                 input_size: Sequence[int] = (256, 256),
+                 out_indices: Sequence[int] = (3, 5, 7, 11),
+                 with_clip_space: bool = True,
+                 drop_path_rate: float = 0.0,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        super().__init__(
+            input_size=input_size,
+            out_indices=out_indices,
+            num_levels=layers,
+            stride=patch_size,
+            num_stages=layers,
+            with_clip_space=with_clip_space,
+            frozen_stages=frozen_stages,
+            norm_eval=norm_eval,
+            init_cfg=init_cfg)
+        if width % head_width:
+            raise ValueError(f'CLIPVisionTransformer: head_width '
+                             f'{head_width} must divide width {width}')
+        if not 0 <= drop_path_rate < 1:
+            raise ValueError('CLIPVisionTransformer: drop_path_rate must lie '
+                             f'in [0, 1), got {drop_path_rate}')
+        in_w, in_h = self.input_size
+        self.embed_dim = embed_dim
+        self.out_channels: Tuple[int, ...] = (width, ) * len(self.out_indices)
+        self.clip = VisionTransformer(
+            image_size=(in_h, in_w),
+            patch_size=patch_size,
+            width=width,
+            layers=layers,
+            heads=width // head_width,
+            mlp_ratio=4.0,
+            output_dim=embed_dim,
+            act_layer=QuickGELU,
+            norm_layer=LayerNorm)
+        if drop_path_rate > 0:
+            blocks = self.clip.transformer.resblocks
+            rates = torch.linspace(0, drop_path_rate, layers).tolist()
+            for index, rate in enumerate(rates):
+                blocks[index] = DropPathBlock(blocks[index], rate)
+        self._finish_build()
+
+    def _stage_parts(self, stage: int) -> List[StagePart]:
+        if stage == 0:
+            return [
+                self.clip.conv1, self.clip.class_embedding,
+                self.clip.positional_embedding, self.clip.ln_pre
+            ]
+        return [self.clip.transformer.resblocks[stage - 1]]
+
+    def _forward_levels(self,
+                        x: Tensor) -> Tuple[Dict[int, Tensor], TokenState]:
+        x = self.clip.conv1(x)  # (B, width, h, w)
+        batch, _, height, width = x.shape
+        x = x.flatten(2).transpose(1, 2)  # (B, h*w, width)
+        class_token = self.clip.class_embedding.to(x.dtype).expand(
+            batch, 1, -1)
+        x = torch.cat([class_token, x], dim=1)
+        x = x + self.pos_embed_for((height, width)).to(x.dtype)
+        x = self.clip.patch_dropout(x)
+        x = self.clip.ln_pre(x)  # (B, 1 + h*w, width)
+        blocks = self.clip.transformer.resblocks
+        last = len(blocks) - 1 if self.with_clip_space else max(
+            self.out_indices)
+        levels = {}
+        for index in range(last + 1):
+            x = blocks[index](x)
+            if index in self.out_indices:
+                levels[index] = x[:, 1:].transpose(1, 2).reshape(
+                    batch, -1, height, width)
+        return levels, (x, height, width)
+
+    def _forward_clip_space(self, state: TokenState) -> Tuple[Tensor, Tensor]:
+        """Project the last tokens ``(B, 1 + h*w, width)`` of the ``h x w``
+        grid into CLIP space.
+
+        Returns:
+            tuple[Tensor, Tensor]: dense ``(B, D, h, w)`` and global
+            ``(B, D)``.
+        """
+        tokens, height, width = state
+        tokens = self.clip.ln_post(tokens)
+        global_embed = tokens[:, 0] @ self.clip.proj
+        dense = tokens[:, 1:] @ self.clip.proj  # (B, h*w, D)
+        dense = dense.transpose(1, 2).reshape(dense.shape[0], -1, height,
+                                              width)
+        return dense, global_embed
