@@ -1,0 +1,4 @@
+"""PromptPose heads."""
+from .promptpose_head import PromptPoseHead
+
+__all__ = ['PromptPoseHead']

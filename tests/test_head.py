@@ -1,0 +1,334 @@
+"""Tests of PromptPoseHead: shapes, losses, gradients, errors, flip test."""
+import numpy as np
+import pytest
+import torch
+from mmengine.structures import InstanceData, PixelData
+from mmpose.registry import MODELS
+from mmpose.structures import PoseDataSample
+
+from promptpose_mm.models import PromptPoseFeatures
+from promptpose_mm.models.heads import PromptPoseHead
+from promptpose_mm.models.losses import PixelLevelLoss
+from promptpose_mm.models.utils import sample_keypoint_features
+
+IN_CHANNELS, K, DIM = 16, 5, 12
+INPUT_SIZE = (128, 128)
+FLIP_INDICES = [0, 2, 1, 4, 3]
+
+
+def _head(**kwargs):
+    cfg = dict(
+        type='PromptPoseHead',
+        in_channels=IN_CHANNELS,
+        out_channels=K,
+        deconv_out_channels=(8, 8),
+        deconv_kernel_sizes=(4, 4),
+        decoder=dict(
+            type='MSRAHeatmap',
+            input_size=INPUT_SIZE,
+            heatmap_size=(32, 32),
+            sigma=2))
+    cfg.update(kwargs)
+    torch.manual_seed(0)
+    return MODELS.build(cfg)
+
+
+def _feats(batch=2, seed=0, num_maps=K, requires_grad=False):
+    gen = torch.Generator().manual_seed(seed)
+    tensors = [
+        torch.randn(batch, IN_CHANNELS, 8, 8, generator=gen),
+        torch.randn(batch, num_maps, 8, 8, generator=gen),
+        torch.randn(batch, DIM, 8, 8, generator=gen),
+        torch.randn(batch, num_maps, DIM, generator=gen),
+    ]
+    for t in tensors:
+        t.requires_grad_(requires_grad)
+    visual, score_map, dense, text = tensors
+    return PromptPoseFeatures((visual, ), score_map, dense, text)
+
+
+def _samples(batch=2, transformed=True):
+    gen = np.random.default_rng(0)
+    samples = []
+    for b in range(batch):
+        sample = PoseDataSample()
+        sample.gt_fields = PixelData(
+            heatmaps=torch.from_numpy(gen.random((K, 32, 32))).float())
+        weights = np.ones((1, K), dtype=np.float32)
+        weights[0, b] = 0  # one invisible keypoint per sample
+        sample.gt_instance_labels = InstanceData(
+            keypoint_weights=torch.from_numpy(weights))
+        keypoints = gen.uniform(0, 127, (1, K, 2)).astype(np.float32)
+        keypoints[0, 4] = (130.0, 10.0)  # outside the crop
+        instances = InstanceData(
+            bboxes=np.array([[0, 0, 128, 128]], dtype=np.float32),
+            bbox_scales=np.array([[128, 128]], dtype=np.float32),
+            bbox_centers=np.array([[64, 64]], dtype=np.float32))
+        if transformed:
+            instances.transformed_keypoints = keypoints
+        sample.gt_instances = instances
+        sample.set_metainfo(
+            dict(
+                input_size=INPUT_SIZE,
+                flip_indices=FLIP_INDICES,
+                input_center=np.array([64.0, 64.0]),
+                input_scale=np.array([128.0, 128.0])))
+        samples.append(sample)
+    return samples
+
+
+def test_forward_shapes_and_channels():
+    head = _head()
+    assert isinstance(head, PromptPoseHead)
+    assert head.in_channels == IN_CHANNELS
+    assert head.deconv_layers[0].in_channels == IN_CHANNELS + K
+    feats = _feats()
+    assert head(feats).shape == (2, K, 32, 32)
+    assert head.forward_pixel(feats).shape == (2, K, 32, 32)
+    deconvs = [
+        m for m in head.pixel_branch.modules()
+        if isinstance(m, torch.nn.ConvTranspose2d)
+    ]
+    assert [(m.in_channels, m.out_channels, m.kernel_size)
+            for m in deconvs] == [(K, K, (4, 4))] * 2
+    assert head.pixel_branch.final_layer.kernel_size == (1, 1)
+    # HeatmapHead's initialisation covers both branches.
+    head.init_weights()
+    for conv in (head.final_layer, head.pixel_branch.final_layer):
+        assert conv.weight.std().item() < 0.01
+
+
+def test_full_size_shapes():
+    # CLIP ResNet-50 at 256x256, AP-10K: 2048 x 8 x 8 -> 17 x 64 x 64.
+    head = PromptPoseHead(in_channels=2048, out_channels=17)
+    feats = PromptPoseFeatures((torch.randn(1, 2048, 8, 8), ),
+                               torch.randn(1, 17, 8, 8),
+                               torch.randn(1, 1024, 8, 8),
+                               torch.randn(1, 17, 1024))
+    with torch.no_grad():
+        assert head(feats).shape == (1, 17, 64, 64)
+        assert head.forward_pixel(feats).shape == (1, 17, 64, 64)
+    assert head.deconv_layers[0].in_channels == 2065
+    assert head.pixel_loss_module.loss_weight == 0.4
+    assert head.semantic_loss_module.loss_weight == 5e-4
+
+
+def test_loss_values_and_gradients():
+    head = _head()
+    feats = _feats(requires_grad=True)
+    samples = _samples()
+    losses = head.loss(feats, samples, train_cfg={})
+    assert set(losses) == {
+        'loss_kpt', 'acc_pose', 'loss_pixel', 'loss_semantic'
+    }
+    for value in losses.values():
+        assert torch.isfinite(value).all()
+
+    # The numbers: the pixel loss of the pixel branch and the semantic loss
+    # of the dense map sampled at the keypoints, invisible (weight 0) and
+    # out-of-crop keypoints excluded.
+    gt = torch.stack([s.gt_fields.heatmaps for s in samples])
+    weights = torch.cat(
+        [s.gt_instance_labels.keypoint_weights for s in samples])
+    expected_pixel = PixelLevelLoss(loss_weight=0.4)(head.forward_pixel(feats),
+                                                     gt, weights)
+    assert losses['loss_pixel'].item() == pytest.approx(
+        expected_pixel.item(), rel=1e-6)
+    keypoints = torch.from_numpy(
+        np.concatenate([s.gt_instances.transformed_keypoints
+                        for s in samples]))
+    valid = torch.tensor([[False, True, True, True, False],
+                          [True, False, True, True, False]])
+    expected_semantic = head.semantic_loss_module(
+        sample_keypoint_features(feats.dense, keypoints, INPUT_SIZE),
+        feats.text, valid)
+    assert losses['loss_semantic'].item() == pytest.approx(
+        expected_semantic.item(), rel=1e-6)
+    assert losses['loss_semantic'].item() > 0
+
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    total.backward()
+    must_learn = {
+        'keypoint deconv': head.deconv_layers[0].weight,
+        'keypoint final': head.final_layer.weight,
+        'pixel deconv': head.pixel_branch.deconv_layers[0].weight,
+        'pixel final': head.pixel_branch.final_layer.weight,
+        'logit scale': head.semantic_loss_module.logit_scale,
+        'score map': feats.score_map,
+        'dense map': feats.dense,
+        'prompts': feats.text,
+        'visual': feats.visual[-1],
+    }
+    for name, tensor in must_learn.items():
+        assert tensor.grad is not None, name
+        assert tensor.grad.abs().sum() > 0, name
+
+
+def test_semantic_loss_ignores_invalid_keypoints():
+    head = _head()
+    feats = _feats()
+    samples = _samples()
+    base = head.loss(feats, samples)['loss_semantic']
+    # Moving the invisible keypoint (weight 0) of sample 0 or the out-of-crop
+    # one of sample 1 (even to NaN) changes nothing.
+    samples[0].gt_instances.transformed_keypoints[0, 0] = (5.0, 5.0)
+    samples[1].gt_instances.transformed_keypoints[0, 4] = np.nan
+    moved = head.loss(feats, samples)['loss_semantic']
+    assert moved.item() == pytest.approx(base.item(), rel=1e-6)
+    # Moving a valid keypoint does.
+    samples[1].gt_instances.transformed_keypoints[0, 2] = (60.0, 60.0)
+    changed = head.loss(feats, samples)['loss_semantic']
+    assert abs(changed.item() - base.item()) > 1e-4
+
+
+def test_all_keypoints_invalid_gives_zero_semantic_loss():
+    head = _head()
+    feats = _feats(requires_grad=True)
+    samples = _samples()
+    for s in samples:
+        s.gt_instance_labels.keypoint_weights.zero_()
+    losses = head.loss(feats, samples)
+    assert losses['loss_semantic'].item() == 0.0
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert head.semantic_loss_module.logit_scale.grad is not None
+
+
+def test_missing_transformed_keypoints_error():
+    head = _head()
+    with pytest.raises(ValueError, match='pack_transformed=True'):
+        head.loss(_feats(), _samples(transformed=False))
+
+
+def test_wrong_score_map_channels_error():
+    head = _head()
+    with pytest.raises(ValueError, match='4 channels.*out_channels=5'):
+        head(_feats(num_maps=4))
+    with pytest.raises(TypeError, match='PromptPoseFeatures'):
+        head((torch.zeros(1, IN_CHANNELS, 8, 8), ))
+    bad = _feats()._replace(score_map=torch.zeros(2, K, 4, 4))
+    with pytest.raises(ValueError, match='same size'):
+        head(bad)
+
+
+def test_switching_losses_off():
+    no_pixel = _head(pixel_loss=None)
+    assert no_pixel.pixel_branch is None
+    assert not any('pixel' in n for n, _ in no_pixel.named_parameters())
+    losses = no_pixel.loss(_feats(), _samples())
+    assert set(losses) == {'loss_kpt', 'acc_pose', 'loss_semantic'}
+    with pytest.raises(RuntimeError, match='pixel_loss=None'):
+        no_pixel.forward_pixel(_feats())
+
+    no_semantic = _head(semantic_loss=None)
+    assert not any('logit_scale' in n
+                   for n, _ in no_semantic.named_parameters())
+    # Without the semantic loss the input-space keypoints are not needed.
+    losses = no_semantic.loss(_feats(), _samples(transformed=False))
+    assert set(losses) == {'loss_kpt', 'acc_pose', 'loss_pixel'}
+
+    plain = _head(pixel_loss=None, semantic_loss=None)
+    losses = plain.loss(
+        _feats(),
+        _samples(transformed=False),
+        train_cfg=dict(compute_acc=False))
+    assert set(losses) == {'loss_kpt'}
+
+
+def _mirror(feats):
+    """The features of the horizontally flipped image (exact mirror)."""
+    return PromptPoseFeatures(
+        tuple(v.flip(-1) for v in feats.visual),
+        feats.score_map.flip(-1)[:, FLIP_INDICES], feats.dense.flip(-1),
+        feats.text[:, FLIP_INDICES])
+
+
+def test_predict_with_flip_test():
+    head = _head().eval()
+    feats = _feats()
+    feats_flip = _mirror(feats)
+    samples = _samples()
+    test_cfg = dict(
+        flip_test=True,
+        flip_mode='heatmap',
+        shift_heatmap=False,
+        output_heatmaps=True)
+    with torch.no_grad():
+        preds, fields = head.predict([feats, feats_flip], samples, test_cfg)
+        plain = head(feats)
+        flipped_back = head(feats_flip).flip(-1)[:, FLIP_INDICES]
+    assert len(preds) == 2
+    for b, (pred, field) in enumerate(zip(preds, fields)):
+        assert pred.keypoints.shape == (1, K, 2)
+        assert pred.keypoint_scores.shape == (1, K)
+        expected = (plain[b] + flipped_back[b]) / 2
+        assert torch.allclose(field.heatmaps, expected, atol=1e-7)
+        # The keypoints are the codec's decoding of the averaged heatmaps.
+        keypoints, scores = head.decoder.decode(expected.numpy())
+        assert np.allclose(pred.keypoints, keypoints)
+        assert np.allclose(pred.keypoint_scores, scores)
+        found = scores[0] > 0
+        assert found.any()
+        assert ((keypoints[0][found] >= 0) & (keypoints[0][found] < 128)).all()
+    # The flip branch matters: averaging is not the plain heatmap.
+    assert not torch.allclose(fields[0].heatmaps, plain[0])
+
+    with torch.no_grad():
+        single = head.predict(feats, samples, dict(flip_test=False))
+    assert single[0].keypoints.shape == (1, K, 2)
+
+
+def test_loss_with_mmpose_pipeline_samples():
+    # Data samples made by MMPose's own top-down pipeline.
+    from mmpose.datasets.transforms import (GenerateTarget, GetBBoxCenterScale,
+                                            PackPoseInputs, TopdownAffine)
+    codec = dict(
+        type='MSRAHeatmap',
+        input_size=INPUT_SIZE,
+        heatmap_size=(32, 32),
+        sigma=2)
+    transforms = [
+        GetBBoxCenterScale(),
+        TopdownAffine(input_size=INPUT_SIZE),
+        GenerateTarget(encoder=codec),
+        PackPoseInputs(pack_transformed=True),
+    ]
+    keypoints = np.array([[[60, 40], [100, 80], [20, 20], [150, 90], [300, 10]]
+                          ],
+                         dtype=np.float32)
+    visible = np.array([[1, 1, 0, 1, 1]], dtype=np.float32)
+    samples = []
+    for _ in range(2):
+        results = dict(
+            img=np.zeros((120, 200, 3), dtype=np.uint8),
+            img_shape=(120, 200),
+            bbox=np.array([[10, 10, 170, 110]], dtype=np.float32),
+            bbox_score=np.ones(1, dtype=np.float32),
+            keypoints=keypoints.copy(),
+            keypoints_visible=visible.copy(),
+            flip_indices=FLIP_INDICES)
+        for transform in transforms:
+            results = transform(results)
+        samples.append(results['data_samples'])
+    # The 160x100 box, padded by 1.25 and made square, is a 200x200 crop
+    # centred at (90, 60), resized to 128x128.
+    transformed = samples[0].gt_instances.transformed_keypoints
+    assert transformed.shape == (1, K, 2)
+    assert np.allclose(
+        transformed[0, 0], ((60 - 90) * 0.64 + 64, (40 - 60) * 0.64 + 64),
+        atol=1e-3)
+    assert tuple(samples[0].metainfo['input_size']) == INPUT_SIZE
+    head = _head()
+    feats = _feats()
+    losses = head.loss(feats, samples)
+    assert set(losses) == {
+        'loss_kpt', 'acc_pose', 'loss_pixel', 'loss_semantic'
+    }
+    assert all(torch.isfinite(v) for v in losses.values())
+    # Keypoint 2 is invisible and keypoint 4 outside the crop.
+    keypoints = torch.from_numpy(np.concatenate([transformed, transformed]))
+    valid = torch.tensor([[True, True, False, True, False]] * 2)
+    expected = head.semantic_loss_module(
+        sample_keypoint_features(feats.dense, keypoints, INPUT_SIZE),
+        feats.text, valid)
+    assert losses['loss_semantic'].item() == pytest.approx(
+        expected.item(), rel=1e-6)
