@@ -10,7 +10,15 @@ fail with "Weights only load failed".
 The fix here adds exactly those types to torch's allow-list, nothing more:
 any other global in a pickle, in particular a callable that would run code
 when loaded (``os.system``, ``builtins.eval``, ...), is still refused.
+
+One more entry is needed: a ``HistoryBuffer`` pickles its statistics
+methods (``HistoryBuffer.min``, ...) as ``getattr(HistoryBuffer, 'min')``.
+Allowing ``getattr`` itself would let a pickle reach any attribute of any
+object it holds, so the name ``builtins.getattr`` is bound to
+:func:`history_buffer_getattr` instead, which answers exactly those lookups
+and refuses every other one.
 """
+import pickle
 from typing import Any, List
 
 import numpy as np
@@ -56,6 +64,31 @@ def mmengine_safe_globals() -> List[Any]:
     ]
 
 
+def history_buffer_getattr(obj: Any, name: str) -> Any:
+    """``getattr`` as a checkpoint may use it: statistics methods only.
+
+    Args:
+        obj: must be ``mmengine.logging.HistoryBuffer`` itself.
+        name (str): one of its registered statistics methods (``'min'``,
+            ``'max'``, ``'current'``, ``'mean'``, ...).
+
+    Returns:
+        The method, as the pickle asked.
+
+    Raises:
+        pickle.UnpicklingError: for any other object or name.
+    """
+    from mmengine.logging import HistoryBuffer
+    allowed = set(
+        HistoryBuffer._statistics_methods) | {'min', 'max', 'current', 'mean'}
+    if obj is HistoryBuffer and isinstance(name, str) and name in allowed:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'refusing getattr({obj!r}, {name!r}) in a checkpoint: only '
+        'MMEngine HistoryBuffer statistics methods may be looked up. Load '
+        'it with weights_only=False only if you trust its source')
+
+
 def allow_mmengine_checkpoints() -> None:
     """Add the types of :func:`mmengine_safe_globals` to torch's allow-list.
 
@@ -70,4 +103,5 @@ def allow_mmengine_checkpoints() -> None:
     for module in _NUMPY_MULTIARRAY_NAMES:
         safe.append((multiarray._reconstruct, f'{module}._reconstruct'))
         safe.append((multiarray.scalar, f'{module}.scalar'))
+    safe.append((history_buffer_getattr, 'builtins.getattr'))
     add(safe)

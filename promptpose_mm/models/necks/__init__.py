@@ -1,0 +1,8 @@
+from .context_decoder import ContextDecoder
+from .prompt_encoder import PromptEncoder
+from .prompt_neck import PromptPoseNeck
+from .text_encoder import PromptTextEncoder
+
+__all__ = [
+    'ContextDecoder', 'PromptEncoder', 'PromptPoseNeck', 'PromptTextEncoder'
+]

@@ -1,0 +1,46 @@
+"""The prompt encoder: keypoint prompts attend to each other."""
+from open_clip.transformer import LayerNorm, ResidualAttentionBlock
+from torch import Tensor, nn
+
+
+class PromptEncoder(nn.Module):
+    """One pre-LN transformer block over the ``K`` prompts, then LayerNorm.
+
+    Self-attention lets every keypoint's prompt see the others (no
+    positional embedding: the prompts form a set), followed by the block's
+    MLP; both are residual (open_clip's :class:`ResidualAttentionBlock`).
+
+    Args:
+        embed_dim (int): prompt size ``D``.
+        num_heads (int): attention heads.
+        mlp_ratio (float): MLP hidden size over ``D``.
+    """
+
+    def __init__(self,
+                 embed_dim: int,
+                 num_heads: int = 8,
+                 mlp_ratio: float = 4.0):
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(
+                f'PromptEncoder: embed_dim={embed_dim} is not divisible by '
+                f'num_heads={num_heads}')
+        self.block = ResidualAttentionBlock(
+            embed_dim, num_heads, mlp_ratio=mlp_ratio, batch_first=True)
+        self.norm = LayerNorm(embed_dim)
+
+    def forward(self, prompts: Tensor) -> Tensor:
+        """Refine the prompts.
+
+        Args:
+            prompts (Tensor): ``(K, D)`` or ``(B, K, D)``.
+
+        Returns:
+            Tensor: the same shape as ``prompts``.
+        """
+        if prompts.dim() == 2:
+            return self.forward(prompts.unsqueeze(0)).squeeze(0)
+        if prompts.dim() != 3:
+            raise ValueError('PromptEncoder expects prompts of shape (K, D) '
+                             f'or (B, K, D), got {tuple(prompts.shape)}')
+        return self.norm(self.block(prompts))

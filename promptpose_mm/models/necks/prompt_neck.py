@@ -1,0 +1,171 @@
+"""The PromptPose neck: keypoint text prompts and the text-pixel score map."""
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmpose.registry import MODELS
+from torch import Tensor, nn
+
+from promptpose_mm.models.clip import load_clip_state_dict
+from promptpose_mm.models.structures import PromptPoseFeatures
+from promptpose_mm.utils.keypoint_names import resolve_keypoint_names
+from .context_decoder import ContextDecoder
+from .prompt_encoder import PromptEncoder
+from .text_encoder import PromptTextEncoder
+
+
+@MODELS.register_module()
+class PromptPoseNeck(BaseModule):
+    """Keypoint prompts from CLIP's text encoder, compared with every pixel.
+
+    Each keypoint's prompt (learnable context + its name) is encoded by the
+    frozen CLIP text encoder (:class:`PromptTextEncoder`), refined by the
+    prompt encoder (keypoints attend to each other) and by the context
+    decoder (prompts attend to the image's global and dense CLIP tokens,
+    added as ``text + gamma * refinement``), then compared by cosine
+    similarity with every location of the dense CLIP-space map.
+
+    The keypoint names come from ``keypoint_names`` (used verbatim) or, by
+    default, from the dataset's ``metainfo`` (humanized: ``L_F_Paw`` ->
+    ``left front paw``); see :func:`resolve_keypoint_names`.
+
+    Args:
+        embed_dim (int): CLIP embedding size ``D`` (1024 for RN50, 512 for
+            ViT-B/16); must match the backbone's dense map.
+        text_encoder (dict): :class:`PromptTextEncoder` architecture
+            (``width``, ``heads``, ``layers``, ``context_length``,
+            ``vocab_size``, optionally ``name_length``).
+        num_context (int): learnable context vectors per prompt.
+        keypoint_names (Sequence[str], optional): explicit prompt names.
+        metainfo (dict, optional): the dataset metainfo, e.g.
+            ``dict(from_file='configs/_base_/datasets/ap10k.py')``.
+        num_keypoints (int, optional): the expected ``K``, checked.
+        prompt_encoder (dict, optional): :class:`PromptEncoder` arguments
+            (``num_heads``, ``mlp_ratio``); None disables it.
+        context_decoder (dict, optional): :class:`ContextDecoder` arguments
+            (``width``, ``layers``, ``num_heads``, ``dropout``); None
+            disables it.
+        gamma_init (float): initial value of the per-channel scale of the
+            context decoder's refinement.
+        init_cfg (dict, optional): ``dict(type='Pretrained',
+            checkpoint=SRC)`` loads the text encoder from the CLIP weights
+            at ``SRC`` (a path, URL or ``open_clip://ARCH/TAG``, see
+            :func:`load_clip_state_dict`); other types go to mmengine.
+    """
+
+    def __init__(self,
+                 embed_dim: int = 1024,
+                 text_encoder: dict = dict(
+                     width=512,
+                     heads=8,
+                     layers=12,
+                     context_length=77,
+                     vocab_size=49408),
+                 num_context: int = 8,
+                 keypoint_names: Optional[Sequence[str]] = None,
+                 metainfo: Optional[dict] = None,
+                 num_keypoints: Optional[int] = None,
+                 prompt_encoder: Optional[dict] = dict(num_heads=8),
+                 context_decoder: Optional[dict] = dict(
+                     width=256, layers=3, num_heads=4, dropout=0.1),
+                 gamma_init: float = 1e-3,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.embed_dim = embed_dim
+        self.keypoint_names = resolve_keypoint_names(
+            keypoint_names, metainfo, num_keypoints, owner='PromptPoseNeck')
+        self.num_keypoints = len(self.keypoint_names)
+        self.text_encoder = PromptTextEncoder(
+            self.keypoint_names,
+            embed_dim=embed_dim,
+            num_context=num_context,
+            **text_encoder)
+        self.prompt_encoder = None
+        if prompt_encoder is not None:
+            self.prompt_encoder = PromptEncoder(embed_dim, **prompt_encoder)
+        if context_decoder is not None:
+            self.context_decoder = ContextDecoder(embed_dim, **context_decoder)
+            self.gamma = nn.Parameter(torch.full((embed_dim, ), gamma_init))
+        else:
+            self.context_decoder = None
+            self.gamma = None
+
+    def init_weights(self) -> None:
+        """Initialise; a ``Pretrained`` init_cfg loads CLIP's text tower.
+
+        Other init configs (and the children's own ``init_weights``) run
+        through mmengine first.
+        """
+        cfgs = self.init_cfg or []
+        if isinstance(cfgs, dict):
+            cfgs = [cfgs]
+        pretrained = [cfg for cfg in cfgs if cfg.get('type') == 'Pretrained']
+        if not pretrained or self.is_init:
+            super().init_weights()
+            return
+        full_cfg = self.init_cfg
+        self.init_cfg = [cfg for cfg in cfgs if cfg not in pretrained]
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = full_cfg
+        for cfg in pretrained:
+            if not cfg.get('checkpoint'):
+                raise ValueError(
+                    'PromptPoseNeck: init_cfg of type Pretrained needs '
+                    "checkpoint=SRC, e.g. dict(type='Pretrained', "
+                    f"checkpoint='RN50.pt'), got {cfg}")
+            self.text_encoder.load_clip(
+                load_clip_state_dict(cfg['checkpoint']))
+
+    def _split_feats(self, feats: Sequence[Tensor]
+                     ) -> Tuple[Tuple[Tensor, ...], Tensor, Tensor]:
+        """Split the backbone output into (levels, dense, global)."""
+        shapes = [
+            tuple(feat.shape) if isinstance(feat, Tensor) else type(feat)
+            for feat in feats
+        ] if isinstance(feats, (tuple, list)) else type(feats)
+        expected = (
+            'PromptPoseNeck expects the backbone to return (*levels, dense '
+            f'(B, {self.embed_dim}, h, w), global (B, {self.embed_dim})): '
+            'set with_clip_space=True in the backbone config and '
+            "embed_dim of the neck to the backbone's CLIP embedding size "
+            f'(RN50: 1024, ViT-B/16: 512); got {shapes}')
+        if not isinstance(feats, (tuple, list)) or len(feats) < 3:
+            raise ValueError(expected)
+        *levels, dense, global_feat = feats
+        if not (isinstance(dense, Tensor) and isinstance(global_feat, Tensor)
+                and dense.dim() == 4 and global_feat.dim() == 2
+                and dense.shape[1] == self.embed_dim
+                and global_feat.shape == (dense.shape[0], self.embed_dim)):
+            raise ValueError(expected)
+        return tuple(levels), dense, global_feat
+
+    def forward(self, feats: Sequence[Tensor]) -> PromptPoseFeatures:
+        """Compute the prompts and the score map.
+
+        Args:
+            feats (tuple[Tensor]): the backbone output ``(*levels, dense
+                (B, D, h, w), global (B, D))``.
+
+        Returns:
+            PromptPoseFeatures: ``visual`` (the levels), ``score_map``
+            ``(B, K, h, w)`` of cosine similarities in ``[-1, 1]``,
+            ``dense`` ``(B, D, h, w)`` and ``text`` ``(B, K, D)``.
+        """
+        levels, dense, global_feat = self._split_feats(feats)
+        text = self.text_encoder()
+        if self.prompt_encoder is not None:
+            text = self.prompt_encoder(text)
+        text = text.unsqueeze(0).expand(dense.shape[0], -1, -1)
+        if self.context_decoder is not None:
+            memory = torch.cat(
+                [global_feat.unsqueeze(1),
+                 dense.flatten(2).transpose(1, 2)],
+                dim=1)
+            text = text + self.gamma * self.context_decoder(text, memory)
+        score_map = torch.einsum('bdhw,bkd->bkhw', F.normalize(dense, dim=1),
+                                 F.normalize(text, dim=2))
+        return PromptPoseFeatures(
+            visual=levels, score_map=score_map, dense=dense, text=text)

@@ -1,0 +1,223 @@
+"""CLIP's frozen text transformer with learnable prompt context vectors."""
+import logging
+from typing import Dict, Hashable, List, Optional, Sequence, Tuple
+
+import open_clip
+import torch
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from open_clip.transformer import LayerNorm, QuickGELU, TextTransformer
+from torch import Tensor, nn
+
+from promptpose_mm.models.clip import CLIPWeightsError
+
+# The state-dict keys of CLIP's text tower (OpenAI names, top level).
+CLIP_TEXT_PREFIXES = ('token_embedding.', 'positional_embedding',
+                      'transformer.', 'ln_final.', 'text_projection')
+
+
+class PromptTextEncoder(BaseModule):
+    """Encode one learnable-context prompt per keypoint with frozen CLIP.
+
+    The prompt of keypoint ``k`` is ``[SOS] + context + name_k + [EOS]``:
+    ``num_context`` learnable vectors (shared by all keypoints) inserted
+    after the start token, then the tokens of the keypoint's name. The
+    sequence is padded to ``L = num_context + name_length`` tokens (13 by
+    default, as in DenseCLIP), or longer when a name needs it (names are
+    never truncated), and uses CLIP's first ``L`` positional embeddings and
+    a causal mask of size ``L``. The prompt embedding is the ``[EOS]``
+    token's output after ``ln_final``, times ``text_projection``.
+
+    The CLIP weights (open_clip's :class:`TextTransformer`, QuickGELU) are
+    frozen and kept in eval mode; gradients flow through them into
+    ``context``. In eval mode the output is computed once (without
+    gradient) and reused until ``context`` or the CLIP weights change, so
+    the text encoder costs nothing at inference, flip test included.
+    ``num_text_forward`` counts the real encoder runs.
+
+    Args:
+        keypoint_names (Sequence[str]): the ``K`` names, in keypoint order.
+        embed_dim (int): CLIP's joint embedding size ``D`` (1024 for RN50,
+            512 for ViT-B/16).
+        num_context (int): number of learnable context vectors.
+        name_length (int): tokens reserved for ``[SOS] + name + [EOS]``.
+        context_length (int): CLIP's number of positional embeddings.
+        vocab_size (int): CLIP's vocabulary size.
+        width (int): text transformer width.
+        heads (int): attention heads.
+        layers (int): transformer layers.
+        mlp_ratio (float): MLP hidden size over width.
+        init_cfg (dict, optional): mmengine init config.
+    """
+
+    def __init__(self,
+                 keypoint_names: Sequence[str],
+                 embed_dim: int = 1024,
+                 num_context: int = 8,
+                 name_length: int = 5,
+                 context_length: int = 77,
+                 vocab_size: int = 49408,
+                 width: int = 512,
+                 heads: int = 8,
+                 layers: int = 12,
+                 mlp_ratio: float = 4.0,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if num_context < 0:
+            raise ValueError(f'num_context must be >= 0, got {num_context}')
+        self.keypoint_names = list(keypoint_names)
+        self.num_context = num_context
+        self.clip = TextTransformer(
+            context_length=context_length,
+            vocab_size=vocab_size,
+            width=width,
+            heads=heads,
+            layers=layers,
+            mlp_ratio=mlp_ratio,
+            output_dim=embed_dim,
+            act_layer=QuickGELU,
+            norm_layer=LayerNorm)
+        self.clip.requires_grad_(False)
+        self.clip.eval()
+        self.context = nn.Parameter(torch.empty(num_context, width))
+        nn.init.normal_(self.context, std=0.02)
+
+        tokens, eos_index = self._tokenize(self.keypoint_names, name_length,
+                                           context_length)
+        # Derived from the config, so not saved in checkpoints.
+        self.register_buffer('name_tokens', tokens, persistent=False)
+        self.register_buffer('eos_index', eos_index, persistent=False)
+        self.prompt_length = num_context + tokens.shape[1]
+        self.num_text_forward = 0
+        self._cache: Optional[Tuple[Hashable, Tensor]] = None
+
+    def _tokenize(self, names: List[str], name_length: int,
+                  context_length: int) -> Tuple[Tensor, Tensor]:
+        """Tokenize ``[SOS] + name + [EOS]`` for every name.
+
+        Returns:
+            tuple[Tensor, Tensor]: tokens ``(K, T)`` zero-padded, with
+            ``T = max(name_length, longest)``, and the position of each
+            ``[EOS]`` in the full prompt (``(K,)``, context included).
+        """
+        if not names:
+            raise ValueError('PromptTextEncoder needs at least one name')
+        room = context_length - self.num_context
+        # One slot more than fits, so that a truncated name shows. The
+        # [EOS] token has the largest id, as CLIP's own pooling assumes.
+        tokens = open_clip.tokenize(names, context_length=room + 1)
+        lengths = tokens.argmax(dim=1) + 1
+        longest = int(lengths.max())
+        if longest > room:
+            raise ValueError(
+                f'keypoint name {names[int(lengths.argmax())]!r} is too long: '
+                f'with num_context={self.num_context} a prompt holds at most '
+                f'{room - 2} name tokens (CLIP context_length '
+                f'{context_length})')
+        if longest > name_length:
+            print_log(
+                f'PromptTextEncoder: a keypoint name needs {longest} tokens '
+                f'(with [SOS] and [EOS]), more than name_length='
+                f'{name_length}; prompts use {self.num_context + longest} '
+                'tokens instead of truncating',
+                logger='current',
+                level=logging.INFO)
+        length = max(name_length, longest)
+        return tokens[:, :length], lengths - 1 + self.num_context
+
+    @property
+    def embed_dim(self) -> int:
+        """The output size ``D``."""
+        return self.clip.text_projection.shape[1]
+
+    def train(self, mode: bool = True) -> 'PromptTextEncoder':
+        """Set the mode; the frozen CLIP weights always stay in eval."""
+        super().train(mode)
+        self.clip.eval()
+        return self
+
+    def _encode(self) -> Tensor:
+        """Run the text transformer on all prompts: ``(K, D)``."""
+        self.num_text_forward += 1
+        clip = self.clip
+        dtype = clip.transformer.get_cast_dtype()
+        embedded = clip.token_embedding(self.name_tokens).to(dtype)
+        num = embedded.shape[0]
+        context = self.context.to(dtype).unsqueeze(0).expand(num, -1, -1)
+        x = torch.cat([embedded[:, :1], context, embedded[:, 1:]], dim=1)
+        length = x.shape[1]
+        x = x + clip.positional_embedding[:length].to(dtype)
+        x = clip.transformer(x, attn_mask=clip.attn_mask[:length, :length])
+        x = clip.ln_final(x)
+        eos = x[torch.arange(num, device=x.device), self.eos_index]
+        return eos @ clip.text_projection
+
+    def _cache_key(self) -> Hashable:
+        """Changes whenever ``context`` or a CLIP weight is modified."""
+        context = self.context
+        weights = sum(param._version for param in self.clip.parameters())
+        return (context._version, context.data_ptr(), context.device,
+                context.dtype, weights)
+
+    def forward(self) -> Tensor:
+        """The keypoint prompt embeddings.
+
+        Returns:
+            Tensor: ``(K, D)``, not normalised. In eval mode a cached tensor
+            without gradient.
+        """
+        if self.training:
+            self._cache = None
+            return self._encode()
+        key = self._cache_key()
+        if self._cache is None or self._cache[0] != key:
+            with torch.no_grad():
+                self._cache = (key, self._encode())
+        return self._cache[1]
+
+    def load_clip(self, state: Dict[str, Tensor]) -> None:
+        """Load the text tower from a full CLIP state dict, strictly.
+
+        Args:
+            state (dict[str, Tensor]): CLIP weights with OpenAI's key names,
+                as :func:`load_clip_state_dict` returns (``visual.*`` and
+                other non-text keys are ignored).
+
+        Raises:
+            CLIPWeightsError: a text key is missing or unexpected, or a
+                shape differs from what this encoder was built for.
+        """
+        expected = self.clip.state_dict()
+        given = {
+            key: value
+            for key, value in state.items()
+            if key.startswith(CLIP_TEXT_PREFIXES)
+        }
+        missing = sorted(set(expected) - set(given))
+        unexpected = sorted(set(given) - set(expected))
+        mismatched = [
+            f'{key}: expected {tuple(value.shape)}, got '
+            f'{tuple(given[key].shape)}' for key, value in expected.items()
+            if key in given and given[key].shape != value.shape
+        ]
+        if missing or unexpected or mismatched:
+            clip = self.clip
+            problems = []
+            if missing:
+                problems.append(f'missing keys {missing[:8]}'
+                                f'{" ..." if len(missing) > 8 else ""}')
+            if unexpected:
+                problems.append(f'unexpected keys {unexpected[:8]}'
+                                f'{" ..." if len(unexpected) > 8 else ""}')
+            if mismatched:
+                problems.append('shape mismatch: ' + '; '.join(mismatched))
+            raise CLIPWeightsError(
+                'the CLIP weights do not fit the text encoder, which was '
+                f'built with width={clip.width}, heads={clip.heads}, '
+                f'layers={clip.transformer.layers}, context_length='
+                f'{clip.context_length}, vocab_size={clip.vocab_size}, '
+                f'embed_dim={self.embed_dim} (RN50: embed_dim 1024, '
+                'ViT-B/16: embed_dim 512; both width 512, 8 heads, 12 '
+                f'layers): {", ".join(problems)}')
+        self.clip.load_state_dict(given, strict=True)
+        self._cache = None

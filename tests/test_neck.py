@@ -1,0 +1,273 @@
+"""Tests of the prompt neck: text encoder, prompt encoder, context decoder."""
+import open_clip
+import pytest
+import torch
+import torch.nn.functional as F
+from mmpose.registry import MODELS
+
+from promptpose_mm.models import PromptPoseFeatures
+from promptpose_mm.models.clip import CLIPWeightsError, load_clip_state_dict
+from promptpose_mm.models.necks import (ContextDecoder, PromptEncoder,
+                                        PromptPoseNeck, PromptTextEncoder)
+from promptpose_mm.testing import (TINY_CLIP_SPECS, build_tiny_clip,
+                                   save_clip_state_dict)
+
+DIM = 32
+TINY_TEXT = TINY_CLIP_SPECS['resnet']['text']
+NAMES = ['left front paw', 'root of tail', 'nose', 'right back elbow']
+K = len(NAMES)
+
+
+@pytest.fixture(scope='module')
+def clip():
+    return build_tiny_clip('resnet', seed=0)
+
+
+@pytest.fixture(scope='module')
+def clip_file(clip, tmp_path_factory):
+    path = tmp_path_factory.mktemp('clip') / 'tiny_rn.pt'
+    return save_clip_state_dict(clip, str(path))
+
+
+def _encoder(clip=None, names=NAMES, **kwargs):
+    cfg = dict(embed_dim=DIM, **TINY_TEXT)
+    cfg.update(kwargs)
+    encoder = PromptTextEncoder(names, **cfg)
+    if clip is not None:
+        encoder.load_clip(clip.state_dict())
+    return encoder
+
+
+def _neck(**kwargs):
+    cfg = dict(
+        type='PromptPoseNeck',
+        embed_dim=DIM,
+        text_encoder=TINY_TEXT,
+        keypoint_names=NAMES,
+        prompt_encoder=dict(num_heads=2),
+        context_decoder=dict(width=16, layers=2, num_heads=2, dropout=0.1))
+    cfg.update(kwargs)
+    torch.manual_seed(0)
+    neck = MODELS.build(cfg)
+    assert isinstance(neck, PromptPoseNeck)
+    return neck
+
+
+def _feats(batch=2, size=(4, 3), seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    level = torch.randn(batch, 8, *size, generator=gen)
+    dense = torch.randn(batch, DIM, *size, generator=gen)
+    global_feat = torch.randn(batch, DIM, generator=gen)
+    return (level, dense, global_feat)
+
+
+def _encode_text(clip, texts):
+    with torch.no_grad():
+        return clip.encode_text(open_clip.tokenize(texts))
+
+
+def test_text_encoder_equals_open_clip(clip, clip_file):
+    names = NAMES + ['mouth front bottom of the lower jaw on the left side']
+    encoder = _encoder(names=names, num_context=0)
+    encoder.load_clip(load_clip_state_dict(clip_file))
+    # 5 tokens for [SOS] + name + [EOS], more for the long name.
+    long_tokens = len(open_clip.tokenize(names[-1])[0].nonzero())
+    assert encoder.prompt_length == long_tokens > 5
+    out = encoder.eval()()
+    assert out.shape == (len(names), DIM)
+    # open_clip pads to its context length 77, under the causal mask.
+    torch.testing.assert_close(
+        out, _encode_text(clip, names), atol=1e-5, rtol=0)
+
+
+def test_context_vectors_are_inserted_after_sos(clip):
+    """Context set to the embeddings of 'a photo of' = that text prompt."""
+    encoder = _encoder(clip, num_context=3)
+    assert encoder.prompt_length == 3 + 5
+    words = open_clip.tokenize('a photo of')[0, 1:4]
+    with torch.no_grad():
+        encoder.context.copy_(clip.token_embedding.weight[words])
+    expected = _encode_text(clip, [f'a photo of {name}' for name in NAMES])
+    torch.testing.assert_close(encoder.eval()(), expected, atol=1e-5, rtol=0)
+
+
+def test_text_encoder_full_size_shape():
+    encoder = PromptTextEncoder(NAMES[:1])
+    assert encoder.prompt_length == 13
+    assert encoder.context.shape == (8, 512)
+    assert encoder().shape == (1, 1024)
+    assert not any(p.requires_grad for p in encoder.clip.parameters())
+
+
+def test_load_clip_mismatch_errors(clip):
+    with pytest.raises(CLIPWeightsError, match='missing keys.*resblocks.2'):
+        _encoder(layers=3).load_clip(clip.state_dict())
+    with pytest.raises(CLIPWeightsError) as error:
+        _encoder(embed_dim=64).load_clip(clip.state_dict())
+    assert 'text_projection: expected (32, 64), got (32, 32)' in str(
+        error.value)
+    assert 'embed_dim=64' in str(error.value)
+    state = dict(clip.state_dict())
+    state['transformer.resblocks.9.ln_1.weight'] = torch.ones(DIM)
+    with pytest.raises(CLIPWeightsError, match='unexpected keys'):
+        _encoder().load_clip(state)
+
+
+def test_gradients_reach_learnables_not_frozen_text(clip):
+    neck = _neck().train()
+    neck.text_encoder.load_clip(clip.state_dict())
+    feats = _feats()
+    out = neck(feats)
+    (out.score_map.square().sum() + out.text.square().sum()).backward()
+    learnable = {
+        'context': neck.text_encoder.context,
+        'gamma': neck.gamma,
+        **{
+            f'prompt_encoder.{n}': p
+            for n, p in neck.prompt_encoder.named_parameters()
+        },
+        **{
+            f'context_decoder.{n}': p
+            for n, p in neck.context_decoder.named_parameters()
+        },
+    }
+    for name, param in learnable.items():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    for name, param in neck.text_encoder.clip.named_parameters():
+        assert not param.requires_grad and param.grad is None, name
+    assert not neck.text_encoder.clip.training  # frozen CLIP stays in eval
+
+
+def test_eval_cache_runs_text_transformer_once():
+    neck = _neck().eval()
+    encoder = neck.text_encoder
+    with torch.no_grad():
+        first = neck(_feats(seed=0))
+        neck(_feats(seed=1))
+        # Flip test: image and flipped image.
+        feats = _feats(seed=2)
+        neck(feats)
+        neck(tuple(f.flip(-1) if f.dim() == 4 else f for f in feats))
+    assert encoder.num_text_forward == 1
+    assert encoder().shape == (K, DIM) and encoder.num_text_forward == 1
+
+    # An optimizer step on the context invalidates the cache.
+    optimizer = torch.optim.SGD([encoder.context], lr=0.1)
+    encoder.context.grad = torch.ones_like(encoder.context)
+    optimizer.step()
+    with torch.no_grad():
+        second = neck(_feats(seed=0))
+        neck(_feats(seed=0))
+    assert encoder.num_text_forward == 2
+    assert not torch.allclose(first.text, second.text)
+    # The cached value is the value computed afresh.
+    fresh = encoder.train()().detach()
+    torch.testing.assert_close(encoder.eval()(), fresh)
+
+
+def test_training_mode_recomputes_every_time():
+    neck = _neck().train()
+    for _ in range(3):
+        neck(_feats())
+    assert neck.text_encoder.num_text_forward == 3
+
+
+def test_score_map_is_cosine_similarity():
+    neck = _neck().eval()
+    level, dense, global_feat = feats = _feats(batch=2, size=(4, 3))
+    out = neck(feats)
+    assert isinstance(out, PromptPoseFeatures)
+    assert out.visual == (level, )
+    assert out.dense is dense
+    assert out.score_map.shape == (2, K, 4, 3)
+    assert out.text.shape == (2, K, DIM)
+    assert out.score_map.abs().max() <= 1 + 1e-6
+    expected = F.cosine_similarity(dense[1, :, 2, 1], out.text[1, 3], dim=0)
+    torch.testing.assert_close(out.score_map[1, 3, 2, 1], expected)
+    # The context decoder makes the prompts image dependent.
+    assert not torch.allclose(out.text[0], out.text[1])
+
+
+def test_gamma_scales_the_decoder_refinement():
+    neck = _neck().eval()
+    feats = _feats()
+    assert torch.equal(neck.gamma, torch.full((DIM, ), 1e-3))
+    prompts = neck.prompt_encoder(neck.text_encoder())
+    with torch.no_grad():
+        neck.gamma.zero_()
+    out = neck(feats)
+    torch.testing.assert_close(out.text, prompts.expand(2, -1, -1))
+
+
+@pytest.mark.parametrize('prompt_encoder', [None, dict(num_heads=2)])
+@pytest.mark.parametrize('context_decoder', [None, dict(width=16)])
+def test_ablations(prompt_encoder, context_decoder):
+    neck = _neck(
+        prompt_encoder=prompt_encoder, context_decoder=context_decoder)
+    assert (neck.prompt_encoder is None) == (prompt_encoder is None)
+    assert (neck.context_decoder is None) == (context_decoder is None)
+    assert (neck.gamma is None) == (context_decoder is None)
+    out = neck.eval()(_feats())
+    assert out.score_map.shape == (2, K, 4, 3)
+    if prompt_encoder is None and context_decoder is None:
+        expected = neck.text_encoder().expand(2, -1, -1)
+        torch.testing.assert_close(out.text, expected)
+
+
+def test_prompt_encoder_and_decoder_shapes():
+    encoder = PromptEncoder(DIM, num_heads=2)
+    prompts = torch.randn(K, DIM)
+    assert encoder(prompts).shape == (K, DIM)
+    torch.testing.assert_close(
+        encoder(prompts.expand(3, -1, -1))[1], encoder(prompts))
+    decoder = ContextDecoder(DIM, width=16, layers=1, num_heads=4).eval()
+    out = decoder(torch.randn(2, K, DIM), torch.randn(2, 13, DIM))
+    assert out.shape == (2, K, DIM)
+    with pytest.raises(ValueError, match='divisible'):
+        PromptEncoder(DIM, num_heads=3)
+
+
+def test_names_from_metainfo():
+    neck = _neck(
+        keypoint_names=None,
+        metainfo=dict(from_file='configs/_base_/datasets/ap10k.py'))
+    assert neck.num_keypoints == 17
+    assert neck.keypoint_names[7] == 'left front paw'
+    assert neck.eval()(_feats()).score_map.shape == (2, 17, 4, 3)
+
+
+def test_count_errors_at_build():
+    ap10k = dict(from_file='configs/_base_/datasets/ap10k.py')
+    with pytest.raises(ValueError, match='gives 4 .* gives 17'):
+        _neck(metainfo=ap10k)
+    with pytest.raises(ValueError, match='gives 4 .*num_keypoints gives 5'):
+        _neck(num_keypoints=5)
+    with pytest.raises(ValueError, match=r'metainfo=dict\(from_file='):
+        _neck(keypoint_names=None)
+
+
+def test_pretrained_init_cfg(clip, clip_file):
+    neck = _neck(
+        prompt_encoder=None,
+        context_decoder=None,
+        num_context=0,
+        init_cfg=dict(type='Pretrained', checkpoint=clip_file))
+    neck.init_weights()
+    torch.testing.assert_close(
+        neck.text_encoder.eval()(),
+        _encode_text(clip, NAMES),
+        atol=1e-5,
+        rtol=0)
+    missing = _neck(
+        init_cfg=dict(type='Pretrained', checkpoint='/nowhere/RN50.pt'))
+    with pytest.raises(CLIPWeightsError, match='not found: /nowhere/RN50.pt'):
+        missing.init_weights()
+
+
+def test_bad_backbone_output():
+    neck = _neck()
+    level, dense, global_feat = _feats()
+    with pytest.raises(ValueError, match='with_clip_space=True'):
+        neck((level, ))
+    with pytest.raises(ValueError, match='RN50: 1024'):
+        neck((level, dense[:, :16], global_feat[:, :16]))
