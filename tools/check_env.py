@@ -21,9 +21,9 @@ REBUILD_MMCV = ('remove the cached build and rerun the set-up: '
 
 def check_versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
-    names = ('torch', 'torchvision', 'numpy', 'setuptools', 'mmengine',
-             'mmcv', 'mmdet', 'mmpose', 'open_clip_torch', 'xtcocotools',
-             'openmim', 'promptpose_mm')
+    names = ('torch', 'torchvision', 'numpy', 'setuptools', 'mmengine', 'mmcv',
+             'mmdet', 'mmpose', 'open_clip_torch', 'xtcocotools', 'openmim',
+             'promptpose_mm')
     found, missing = [], []
     for name in names:
         try:
@@ -76,8 +76,9 @@ def check_tokenizer() -> str:
 
 
 def check_registrations() -> str:
-    import promptpose_mm
     from mmpose.registry import MODELS
+
+    import promptpose_mm
     names = promptpose_mm.REGISTERED_MODELS
     missing = [name for name in names if MODELS.get(name) is None]
     if missing:
@@ -86,12 +87,15 @@ def check_registrations() -> str:
 
 
 def check_checkpoint_safety() -> str:
+    import torch
+
     import promptpose_mm  # noqa: F401
     from promptpose_mm.utils import mmengine_safe_globals
-    import torch
-    allowed = {f'{getattr(g, "__module__", "")}.{getattr(g, "__name__", g)}'
-               for g in torch.serialization.get_safe_globals()
-               if not isinstance(g, tuple)}
+    allowed = {
+        f'{getattr(g, "__module__", "")}.{getattr(g, "__name__", g)}'
+        for g in torch.serialization.get_safe_globals()
+        if not isinstance(g, tuple)
+    }
     wanted = {f'{g.__module__}.{g.__name__}' for g in mmengine_safe_globals()}
     if not wanted <= allowed:
         raise RuntimeError(f'not allowed: {sorted(wanted - allowed)}')
@@ -116,8 +120,8 @@ CHECKS: List[Tuple[str, Callable[[], str], str]] = [
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--quiet', action='store_true',
-                        help='print failures only')
+    parser.add_argument(
+        '--quiet', action='store_true', help='print failures only')
     args = parser.parse_args()
     if not args.quiet:
         print(f'python {platform.python_version()} on {platform.machine()}'
@@ -136,8 +140,7 @@ def main() -> int:
             if not args.quiet:
                 print(f'[ OK ] {name}: {message}')
     if not args.quiet or failures:
-        print(f'{failures} check(s) failed' if failures else
-              'environment OK')
+        print(f'{failures} check(s) failed' if failures else 'environment OK')
     return failures
 
 
