@@ -3,7 +3,6 @@ import os
 import os.path as osp
 import shutil
 import sys
-
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -29,8 +28,9 @@ def add_mim_extension() -> None:
     for a wheel or sdist, the way OpenMMLab packages do it."""
     if any(cmd in sys.argv for cmd in ('develop', 'editable_wheel')):
         mode = 'symlink'
-    elif any(cmd in sys.argv
-             for cmd in ('install', 'bdist_wheel', 'sdist', 'build')):
+    elif any(
+            cmd in sys.argv
+            for cmd in ('install', 'bdist_wheel', 'sdist', 'build')):
         mode = 'copy'
     else:
         return

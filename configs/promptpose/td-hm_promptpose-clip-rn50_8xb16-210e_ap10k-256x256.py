@@ -1,0 +1,133 @@
+# PromptPose with CLIP ResNet-50 on AP-10K at 256x256 (paper, Table 1:
+# 72.9 AP on AP-10K val). The other PromptPose configs inherit this one.
+#
+# CLIP weights: `clip_checkpoint` below is an open_clip tag, fetched by
+# open_clip where a network exists; a local copy of OpenAI's archive works as
+# well: --cfg-options model.backbone.init_cfg.checkpoint=RN50.pt
+# model.neck.init_cfg.checkpoint=RN50.pt
+_base_ = ['mmpose::_base_/default_runtime.py']
+
+# the plugin: registers the modules and lets torch.load read MMEngine
+# checkpoints
+custom_imports = dict(imports=['promptpose_mm'], allow_failed_imports=False)
+
+# runtime: 210 epochs, AdamW, step decay at 170 and 200, 500-iteration warm-up
+train_cfg = dict(max_epochs=210, val_interval=10)
+optim_wrapper = dict(
+    optimizer=dict(type='AdamW', lr=5e-4, weight_decay=1e-4), clip_grad=None)
+param_scheduler = [
+    dict(
+        type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=210,
+        milestones=[170, 200],
+        gamma=0.1,
+        by_epoch=True)
+]
+# the paper's total batch: 8 GPUs x 16
+auto_scale_lr = dict(base_batch_size=128)
+default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))
+# parameters a step does not use (a loss switched off) never break DDP
+model_wrapper_cfg = dict(
+    type='MMDistributedDataParallel', find_unused_parameters=True)
+
+# mmpose's visualizer with its numpy-2 fix (see PromptPoseLocalVisualizer)
+visualizer = dict(type='PromptPoseLocalVisualizer')
+
+# codec: MSRA heatmaps, 64x64 for a 256x256 crop
+codec = dict(
+    type='MSRAHeatmap', input_size=(256, 256), heatmap_size=(64, 64), sigma=2)
+
+# model: CLIP RN50 (2048 x 8 x 8, CLIP space 1024-d), prompt neck, head with
+# three deconvolutions; loss = L_pred + 5e-4 L_semantic + 0.4 L_pixel
+clip_checkpoint = 'open_clip://RN50/openai'
+model = dict(
+    type='TopdownPoseEstimator',
+    data_preprocessor=dict(
+        type='PoseDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True),
+    backbone=dict(
+        type='CLIPResNet',
+        layers=(3, 4, 6, 3),
+        width=64,
+        embed_dim=1024,
+        input_size=codec['input_size'],
+        init_cfg=dict(type='Pretrained', checkpoint=clip_checkpoint)),
+    neck=dict(
+        type='PromptPoseNeck',
+        embed_dim=1024,
+        text_encoder=dict(width=512, heads=8, layers=12),
+        num_context=8,
+        # keypoint names come from the dataset's meta-information
+        metainfo=dict(from_file='configs/_base_/datasets/ap10k.py'),
+        num_keypoints=17,
+        init_cfg=dict(type='Pretrained', checkpoint=clip_checkpoint)),
+    head=dict(
+        type='PromptPoseHead',
+        in_channels=2048,
+        out_channels=17,
+        deconv_out_channels=(256, 256, 256),
+        deconv_kernel_sizes=(4, 4, 4),
+        loss=dict(type='KeypointMSELoss', use_target_weight=True),
+        pixel_loss=dict(
+            type='PixelLevelLoss', use_target_weight=True, loss_weight=0.4),
+        semantic_loss=dict(type='SemanticLevelLoss', loss_weight=5e-4),
+        decoder=codec),
+    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
+
+# data: AP-10K split 1, evaluated on val as the paper reports
+dataset_type = 'AP10KDataset'
+data_mode = 'topdown'
+data_root = 'data/ap10k/'
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomHalfBody'),
+    dict(type='RandomBBoxTransform'),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    # the semantic-level loss samples features at the transformed keypoints
+    dict(type='PackPoseInputs', pack_transformed=True)
+]
+val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='PackPoseInputs')
+]
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_mode=data_mode,
+        ann_file='annotations/ap10k-train-split1.json',
+        data_prefix=dict(img='data/'),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=32,
+    num_workers=4,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_mode=data_mode,
+        ann_file='annotations/ap10k-val-split1.json',
+        data_prefix=dict(img='data/'),
+        test_mode=True,
+        pipeline=val_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(
+    type='CocoMetric',
+    ann_file=data_root + 'annotations/ap10k-val-split1.json')
+test_evaluator = val_evaluator

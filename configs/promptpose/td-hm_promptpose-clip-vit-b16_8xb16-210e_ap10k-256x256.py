@@ -1,0 +1,28 @@
+# PromptPose with CLIP ViT-B/16 on AP-10K at 256x256 (paper, Table 1:
+# 73.1 AP on AP-10K val). Same recipe as the ResNet-50 config except the
+# backbone (768 x 16 x 16, CLIP space 512-d, drop path 0.4, learning-rate
+# multiplier 0.1), two deconvolutions, and a pixel-loss weight of 2.0.
+_base_ = ['./td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256.py']
+
+clip_checkpoint = 'open_clip://ViT-B-16/openai'
+optim_wrapper = dict(
+    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1)}))
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='CLIPVisionTransformer',
+        patch_size=16,
+        width=768,
+        layers=12,
+        embed_dim=512,
+        input_size=(256, 256),
+        drop_path_rate=0.4,
+        init_cfg=dict(type='Pretrained', checkpoint=clip_checkpoint)),
+    neck=dict(
+        embed_dim=512,
+        init_cfg=dict(type='Pretrained', checkpoint=clip_checkpoint)),
+    head=dict(
+        in_channels=768,
+        deconv_out_channels=(256, 256),
+        deconv_kernel_sizes=(4, 4),
+        pixel_loss=dict(loss_weight=2.0)))

@@ -1,0 +1,7 @@
+from .figures import draw_score_map_grid, draw_similarity_matrix
+from .local_visualizer import PromptPoseLocalVisualizer
+
+__all__ = [
+    'draw_score_map_grid', 'draw_similarity_matrix',
+    'PromptPoseLocalVisualizer'
+]
