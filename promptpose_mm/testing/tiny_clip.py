@@ -18,17 +18,17 @@ TINY_CLIP_SPECS: Dict[str, dict] = {
     'resnet':
     dict(
         embed_dim=32,
-        vision=dict(layers=(1, 1, 1, 1), width=8, head_width=16,
-                    image_size=64),
-        text=dict(context_length=77, vocab_size=49408, width=32, heads=2,
-                  layers=2)),
+        vision=dict(
+            layers=(1, 1, 1, 1), width=8, head_width=16, image_size=64),
+        text=dict(
+            context_length=77, vocab_size=49408, width=32, heads=2, layers=2)),
     'vit':
     dict(
         embed_dim=32,
-        vision=dict(layers=2, width=32, head_width=16, patch_size=16,
-                    image_size=64),
-        text=dict(context_length=77, vocab_size=49408, width=32, heads=2,
-                  layers=2)),
+        vision=dict(
+            layers=2, width=32, head_width=16, patch_size=16, image_size=64),
+        text=dict(
+            context_length=77, vocab_size=49408, width=32, heads=2, layers=2)),
 }
 
 

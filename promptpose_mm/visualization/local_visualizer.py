@@ -15,7 +15,11 @@ class PromptPoseLocalVisualizer(PoseLocalVisualizer):
     else is MMPose's.
     """
 
-    def draw_circles(self, center, radius, face_colors='none', alpha=1.0,
+    def draw_circles(self,
+                     center,
+                     radius,
+                     face_colors='none',
+                     alpha=1.0,
                      **kwargs):
         if self.backend == 'opencv' and np.size(radius) == 1:
             radius = float(np.asarray(radius).reshape(-1)[0])

@@ -38,8 +38,7 @@ class CLIPWeightsError(RuntimeError):
     """A CLIP weights file is missing, unreadable or not a CLIP model."""
 
 
-def resolve_clip_source(source: str,
-                        cache_dir: Optional[str] = None) -> str:
+def resolve_clip_source(source: str, cache_dir: Optional[str] = None) -> str:
     """Turn a source (path, URL or ``open_clip://ARCH/TAG``) into a path.
 
     Args:
@@ -109,8 +108,7 @@ def _read_file(path: str) -> Dict[str, Tensor]:
 
 
 def load_clip_state_dict(source: str,
-                         cache_dir: Optional[str] = None
-                         ) -> Dict[str, Tensor]:
+                         cache_dir: Optional[str] = None) -> Dict[str, Tensor]:
     """Load CLIP weights as a float32 state dict with OpenAI's key names.
 
     Args:
@@ -144,8 +142,7 @@ def load_clip_state_dict(source: str,
     }
 
 
-def sub_state_dict(state: Dict[str, Tensor],
-                   prefix: str) -> Dict[str, Tensor]:
+def sub_state_dict(state: Dict[str, Tensor], prefix: str) -> Dict[str, Tensor]:
     """The entries of ``state`` under ``prefix``, with the prefix removed."""
     return {
         key[len(prefix):]: value
