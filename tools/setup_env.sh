@@ -35,45 +35,46 @@ log() { printf '[setup_env %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf '[setup_env] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- python ---
-if [ -z "$PYTHON" ]; then
-    for cand in python3.11 python3; do
-        if command -v "$cand" >/dev/null 2>&1 &&
-            "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'
-        then PYTHON="$(command -v "$cand")"; break; fi
-    done
-fi
-[ -n "$PYTHON" ] || die "Python 3.11 not found. Install it, or point PYTHON=/path/to/python3.11."
-
-start=$(date +%s)
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
-    log "creating $VENV with $PYTHON"
-    rm -rf "$VENV"
-    "$PYTHON" -m venv "$VENV"
-fi
-PY="$VENV/bin/python"
-PIP=("$PY" -m pip --disable-pip-version-check -q)
-if ! "$VENV/bin/uv" --version 2>/dev/null | grep -q "uv $UV_VERSION"; then
-    log "installing uv $UV_VERSION into the venv"
-    "${PIP[@]}" install "uv==$UV_VERSION"
-fi
-# Wheels that lie on this disk (offline machines) are preferred when present.
-FIND_LINKS=()
-for d in ${PROMPTPOSE_FIND_LINKS:-/opt/pypi-more/files /opt/pypi/files /opt/wheels}; do
-    [ -d "$d" ] && FIND_LINKS+=(--find-links "$d")
-done
 uv_install() { "$VENV/bin/uv" pip install -q --python "$PY" "${FIND_LINKS[@]}" "$@"; }
 
-log "torch $TORCH_VERSION, torchvision $TORCHVISION_VERSION, build tools"
-uv_install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" \
-    "setuptools>=77.0.3,<82" wheel ninja "cython<3.2" numpy pip
-mkdir -p "$CACHE"
+prepare_venv() {  # .venv with python 3.11, uv, torch and the build tools
+    if [ -z "$PYTHON" ]; then
+        for cand in python3.11 python3; do
+            if command -v "$cand" >/dev/null 2>&1 &&
+                "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'
+            then PYTHON="$(command -v "$cand")"; break; fi
+        done
+    fi
+    [ -n "$PYTHON" ] || die "Python 3.11 not found. Install it, or point PYTHON=/path/to/python3.11."
 
-# Tag of the build: python, torch and whether CUDA kernels are compiled.
-CUDA_TAG=$("$PY" -c 'import os, torch
-cuda = torch.cuda.is_available() or os.environ.get("FORCE_CUDA") == "1"
-print("cu" + torch.version.cuda.replace(".", "") if cuda and torch.version.cuda else "cpu")')
-NUMPY_VERSION=$("$PY" -c 'import numpy; print(numpy.__version__)')
-TAG="py311-torch$TORCH_VERSION-$CUDA_TAG"
+    start=$(date +%s)
+    if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+        log "creating $VENV with $PYTHON"
+        rm -rf "$VENV"
+        "$PYTHON" -m venv "$VENV"
+    fi
+    PY="$VENV/bin/python"
+    PIP=("$PY" -m pip --disable-pip-version-check -q)
+    if ! "$VENV/bin/uv" --version 2>/dev/null | grep -q "uv $UV_VERSION"; then
+        log "installing uv $UV_VERSION into the venv"
+        "${PIP[@]}" install "uv==$UV_VERSION"
+    fi
+    # Wheels that lie on this disk (offline machines) are preferred when present.
+    FIND_LINKS=()
+    for d in ${PROMPTPOSE_FIND_LINKS:-/opt/pypi-more/files /opt/pypi/files /opt/wheels}; do
+        [ -d "$d" ] && FIND_LINKS+=(--find-links "$d")
+    done
+
+    log "torch $TORCH_VERSION, torchvision $TORCHVISION_VERSION, build tools"
+    uv_install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" \
+        "setuptools>=77.0.3,<82" wheel ninja "cython<3.2" numpy pip
+    mkdir -p "$CACHE"
+
+    # Tag of the build: python, torch and whether CUDA kernels are compiled.
+    CUDA_TAG=$("$PY" -c 'import os, torch; cuda = torch.cuda.is_available() or os.environ.get("FORCE_CUDA") == "1"; print("cu" + torch.version.cuda.replace(".", "") if cuda and torch.version.cuda else "cpu")')
+    NUMPY_VERSION=$("$PY" -c 'import numpy; print(numpy.__version__)')
+    TAG="py311-torch$TORCH_VERSION-$CUDA_TAG"
+}
 
 # --------------------------------------------------------- cached wheels ---
 # A cache entry is a folder holding one wheel and a file SHA256 with its
@@ -163,29 +164,37 @@ install_cached() {  # name, dir, file-inside-wheel, import-check, builder
     die "$name does not import even after a rebuild"
 }
 
-(
-    flock -w 3600 9 || die "another set-up holds $CACHE/.lock"
-    install_cached mmcv "$CACHE/mmcv-$MMCV_VERSION-$TAG" 'mmcv/_ext*.so' \
-        'import mmcv.ops' build_mmcv
-    install_cached xtcocotools "$CACHE/xtcocotools-$XTCOCOTOOLS_VERSION-py311-numpy$NUMPY_VERSION" \
-        'xtcocotools/_mask*.so' \
-        'import numpy, xtcocotools.mask as m; m.iou(numpy.ones((1, 4)), numpy.ones((1, 4)), [0])' \
-        build_xtcocotools
-) 9>"$CACHE/.lock"
+main() {
+    prepare_venv
+    (
+        flock -w 3600 9 || die "another set-up holds $CACHE/.lock"
+        install_cached mmcv "$CACHE/mmcv-$MMCV_VERSION-$TAG" 'mmcv/_ext*.so' \
+            'import mmcv.ops' build_mmcv
+        install_cached xtcocotools "$CACHE/xtcocotools-$XTCOCOTOOLS_VERSION-py311-numpy$NUMPY_VERSION" \
+            'xtcocotools/_mask*.so' \
+            'import numpy, xtcocotools.mask as m; m.iou(numpy.ones((1, 4)), numpy.ones((1, 4)), [0])' \
+            build_xtcocotools
+    ) 9>"$CACHE/.lock"
 
-# ------------------------------------------------------------ the stack ----
-log "chumpy, OpenMMLab stack, open_clip, test tools"
-if ! "$PY" -m pip show -q chumpy >/dev/null 2>&1; then
-    uv_install --no-build-isolation "chumpy==$CHUMPY_VERSION"
+    # ------------------------------------------------------------ the stack ----
+    log "chumpy, OpenMMLab stack, open_clip, test tools"
+    if ! "$PY" -m pip show -q chumpy >/dev/null 2>&1; then
+        uv_install --no-build-isolation "chumpy==$CHUMPY_VERSION"
+    fi
+    # torch, torchvision and numpy are named again so that no resolution of the
+    # stack can move them (mmpose asks for an unpinned torchvision).
+    uv_install "mmcv==$MMCV_VERSION" "xtcocotools==$XTCOCOTOOLS_VERSION" \
+        "numpy==$NUMPY_VERSION" "torch==$TORCH_VERSION" \
+        "torchvision==$TORCHVISION_VERSION" \
+        -r "$ROOT/requirements/stack.txt" -r "$ROOT/requirements/tests.txt"
+    uv_install --no-build-isolation --no-deps -e "$ROOT"
+
+    log "checking the environment"
+    "$PY" "$ROOT/tools/check_env.py" --quiet
+    log "ready in $(( $(date +%s) - start )) s: source $VENV/bin/activate"
+}
+
+# Sourcing the file (the tests do) defines the functions without running.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    main "$@"
 fi
-# torch, torchvision and numpy are named again so that no resolution of the
-# stack can move them (mmpose asks for an unpinned torchvision).
-uv_install "mmcv==$MMCV_VERSION" "xtcocotools==$XTCOCOTOOLS_VERSION" \
-    "numpy==$NUMPY_VERSION" "torch==$TORCH_VERSION" \
-    "torchvision==$TORCHVISION_VERSION" \
-    -r "$ROOT/requirements/stack.txt" -r "$ROOT/requirements/tests.txt"
-uv_install --no-build-isolation --no-deps -e "$ROOT"
-
-log "checking the environment"
-"$PY" "$ROOT/tools/check_env.py" --quiet
-log "ready in $(( $(date +%s) - start )) s: source $VENV/bin/activate"

@@ -1,0 +1,146 @@
+"""MMEngine checkpoints from a real training run load, resume and test under
+torch 2.14's ``weights_only`` default, and code-running pickles are refused.
+"""
+import io
+import os
+import os.path as osp
+import pickle
+import pickletools
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import HistoryBuffer
+from mmengine.runner import Runner
+
+import promptpose_mm  # noqa: F401  (allows the MMEngine types)
+from promptpose_mm.utils.checkpoint import history_buffer_getattr
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TINY = osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py')
+
+
+def tiny_cfg(work_dir: str, epochs: int) -> Config:
+    cfg = Config.fromfile(TINY)
+    cfg.work_dir = work_dir
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = epochs
+    cfg.default_hooks.checkpoint.interval = 1
+    cfg.default_hooks.checkpoint.max_keep_ckpts = 3
+    cfg.default_hooks.logger.interval = 1
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """Two epochs of the tiny config: a checkpoint as MMEngine writes it."""
+    work_dir = str(tmp_path_factory.mktemp('run'))
+    Runner.from_cfg(tiny_cfg(work_dir, epochs=2)).train()
+    return work_dir
+
+
+def pickled_globals(path: str) -> set:
+    """The ``module.name`` globals a torch checkpoint's pickle refers to."""
+    with zipfile.ZipFile(path) as archive:
+        name = next(n for n in archive.namelist() if n.endswith('data.pkl'))
+        ops = list(pickletools.genops(archive.read(name)))
+    return {arg.replace(' ', '.') for op, arg, _ in ops if op.name == 'GLOBAL'}
+
+
+def test_checkpoint_holds_non_tensor_types(trained):
+    found = pickled_globals(osp.join(trained, 'epoch_2.pth'))
+    # what made torch 2.6+ refuse MMEngine checkpoints out of the box
+    assert 'mmengine.logging.history_buffer.HistoryBuffer' in found
+    assert 'numpy.ndarray' in found
+    assert '__builtin__.getattr' in found
+
+
+def test_checkpoint_loads_with_weights_only(trained):
+    checkpoint = torch.load(
+        osp.join(trained, 'epoch_2.pth'), map_location='cpu')
+    assert checkpoint['meta']['epoch'] == 2
+    assert isinstance(checkpoint['meta']['dataset_meta']['sigmas'], np.ndarray)
+    log_scalars = checkpoint['message_hub']['log_scalars']
+    assert isinstance(log_scalars['train/loss'], HistoryBuffer)
+    assert 'neck.text_encoder.context' in checkpoint['state_dict']
+
+
+def test_without_the_plugin_torch_refuses_it(trained):
+    """The check above can fail: plain torch.load refuses the same file."""
+    code = ('import sys, torch\n'
+            'try:\n'
+            '    torch.load(sys.argv[1], map_location="cpu")\n'
+            'except Exception as error:\n'
+            '    print("refused", type(error).__name__)\n')
+    out = subprocess.run(
+        [sys.executable, '-c', code,
+         osp.join(trained, 'epoch_2.pth')],
+        capture_output=True,
+        text=True,
+        check=True).stdout
+    assert out.startswith('refused UnpicklingError')
+
+
+def test_resume_continues_the_run(trained):
+    cfg = tiny_cfg(trained, epochs=3)
+    cfg.resume = True
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.epoch == 3 and runner.iter == 3
+    log = open(
+        sorted(
+            osp.join(trained, d, d + '.log') for d in os.listdir(trained)
+            if osp.isdir(osp.join(trained, d)))[-1]).read()
+    assert 'resumed epoch: 2, iter: 2' in log
+    assert 'Epoch(train)   [1]' not in log
+
+
+def test_load_from_evaluates(trained, tmp_path):
+    cfg = tiny_cfg(str(tmp_path), epochs=1)
+    cfg.load_from = osp.join(trained, 'epoch_2.pth')
+    metrics = Runner.from_cfg(cfg).test()
+    assert 0.0 <= metrics['coco/AP'] <= 1.0
+
+
+class _Reduce:
+    """An object whose pickle calls ``func(*args)`` when loaded."""
+
+    def __init__(self, func, args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+@pytest.mark.parametrize(
+    'func, args', [(os.system, ('echo pwned', )), (eval, ('1 + 1', )),
+                   (getattr, (np.ndarray, 'tofile')),
+                   (getattr, (HistoryBuffer, '__init__'))],
+    ids=['os.system', 'eval', 'getattr-ndarray', 'getattr-dunder'])
+def test_code_running_pickles_are_refused(func, args):
+    buffer = io.BytesIO()
+    torch.save({'state_dict': {}, 'payload': _Reduce(func, args)}, buffer)
+    buffer.seek(0)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(buffer)
+
+
+def test_history_buffer_getattr_is_narrow():
+    assert history_buffer_getattr(HistoryBuffer, 'mean') is \
+        HistoryBuffer.mean
+    with pytest.raises(pickle.UnpicklingError, match='refusing getattr'):
+        history_buffer_getattr(HistoryBuffer, '__class__')
+    with pytest.raises(pickle.UnpicklingError):
+        history_buffer_getattr(os, 'system')
+
+
+def test_corrupt_checkpoint_is_an_error(trained, tmp_path):
+    data = open(osp.join(trained, 'epoch_2.pth'), 'rb').read()
+    broken = tmp_path / 'broken.pth'
+    broken.write_bytes(data[:len(data) // 2])
+    with pytest.raises(RuntimeError, match='zip|central directory'):
+        torch.load(str(broken))

@@ -1,0 +1,71 @@
+"""``mim train mmpose`` / ``mim test mmpose`` drive the plugin's configs from
+any working directory: custom_imports, --cfg-options, --auto-scale-lr,
+save_best, --checkpoint (load_from) and --resume.
+"""
+import glob
+import os.path as osp
+import subprocess
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TINY = osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py')
+MIM = osp.join(osp.dirname(sys.executable), 'mim')
+
+
+def mim(*args: str, cwd: str) -> str:
+    proc = subprocess.run([MIM, *args],
+                          cwd=cwd,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    return output
+
+
+def test_mim_train_test_resume_from_another_directory(tmp_path):
+    work_dir = str(tmp_path / 'work')
+    cwd = str(tmp_path)  # not the repository: configs are found by path
+    out = mim(
+        'train',
+        'mmpose',
+        TINY,
+        '--work-dir',
+        work_dir,
+        '--auto-scale-lr',
+        '--cfg-options',
+        'train_cfg.max_epochs=2',
+        'train_cfg.val_interval=1',
+        'default_hooks.checkpoint.interval=1',
+        cwd=cwd)
+    assert 'Training finished successfully' in out
+    assert 'LR is set based on batch size of 2' in open(
+        glob.glob(osp.join(work_dir, '*', '*.log'))[0]).read()
+    assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
+    # save_best='coco/AP' from the config
+    assert glob.glob(osp.join(work_dir, 'best_coco_AP_epoch_*.pth'))
+
+    out = mim(
+        'test',
+        'mmpose',
+        TINY,
+        '--checkpoint',
+        osp.join(work_dir, 'epoch_2.pth'),
+        '--work-dir',
+        str(tmp_path / 'test'),
+        cwd=cwd)
+    assert 'Load checkpoint from' in out and 'coco/AP:' in out
+
+    out = mim(
+        'train',
+        'mmpose',
+        TINY,
+        '--work-dir',
+        work_dir,
+        '--resume',
+        '--cfg-options',
+        'train_cfg.max_epochs=3',
+        'train_cfg.val_interval=3',
+        cwd=cwd)
+    assert 'resumed epoch: 2, iter: 2' in out
+    assert osp.isfile(osp.join(work_dir, 'epoch_3.pth'))
