@@ -29,9 +29,12 @@ param_scheduler = [
 # the paper's total batch: 8 GPUs x 16
 auto_scale_lr = dict(base_batch_size=128)
 default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))
-# parameters a step does not use (a loss switched off) never break DDP
+# parameters a step does not use (a loss switched off) never break DDP;
+# device_ids=None lets DDP take the module's device: a GPU, or the CPU
 model_wrapper_cfg = dict(
-    type='MMDistributedDataParallel', find_unused_parameters=True)
+    type='MMDistributedDataParallel',
+    find_unused_parameters=True,
+    device_ids=None)
 
 # mmpose's visualizer with its numpy-2 fix (see PromptPoseLocalVisualizer)
 visualizer = dict(type='PromptPoseLocalVisualizer')
