@@ -31,9 +31,10 @@ model = dict(
         init_cfg=None),
     head=dict(in_channels=256, deconv_out_channels=(32, 32, 32)))
 
-# the bundled samples, found from wherever the config is run
+# the bundled samples, found from wherever the config is run; one loader
+# setting serves training, validation and test
 data_root = '{{ fileDirname }}/../../tests/data/ap10k/'
-train_dataloader = dict(
+bundled_loader = dict(
     batch_size=2,
     num_workers=0,
     persistent_workers=False,
@@ -41,14 +42,8 @@ train_dataloader = dict(
         data_root=data_root,
         ann_file='test_ap10k.json',
         data_prefix=dict(img='')))
-val_dataloader = dict(
-    batch_size=2,
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(
-        data_root=data_root,
-        ann_file='test_ap10k.json',
-        data_prefix=dict(img='')))
-test_dataloader = val_dataloader
+train_dataloader = bundled_loader
+val_dataloader = bundled_loader
+test_dataloader = bundled_loader
 val_evaluator = dict(ann_file=data_root + 'test_ap10k.json')
 test_evaluator = val_evaluator
