@@ -6,6 +6,14 @@ weights load with a plain ``self.clip.load_state_dict``. Subclasses build
 that module and provide the stage parts, the level features and the
 projection into CLIP space; this class assembles the outputs and handles
 ``frozen_stages``, ``norm_eval`` and loading.
+
+Positional embeddings follow the input size. The backbone records the token
+grid its embedding is built for in the persistent buffer
+``pos_embed_grid`` (saved in checkpoints), and an embedding of another grid
+is resized when it is loaded: from CLIP weights (``init_cfg``) and from
+MMPose/MMEngine checkpoints (``load_from``, ``load_checkpoint``,
+``load_state_dict``). So a model trained on 256x192 COCO crops (ResNet
+attention pool 8x6, ViT 16x12) fine-tunes at 256x256 (8x8, 16x16).
 """
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -24,6 +32,8 @@ from ..clip.pos_embed import Grid
 
 # Key prefixes of a CLIP state dict's visual tower.
 VISUAL_PREFIX = 'visual.'
+# Name of the buffer recording the grid ``(h, w)`` of the embedding.
+GRID_BUFFER = 'pos_embed_grid'
 # How many keys an error message lists before summarising.
 _MAX_LISTED_KEYS = 10
 StagePart = Union[nn.Module, nn.Parameter]
@@ -122,6 +132,11 @@ class CLIPVisualBackbone(BaseBackbone):
         self.with_clip_space = with_clip_space
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
+        # The grid ``(h, w)`` the positional embedding is stored for; saved
+        # in checkpoints so that a non-square embedding can be resized when
+        # it is loaded into a backbone built for another input size.
+        self.register_buffer(GRID_BUFFER,
+                             torch.tensor(self.grid, dtype=torch.long))
         self.clip: nn.Module  # built by the subclass
 
     # ------------------------------------------------------------------
@@ -277,31 +292,106 @@ class CLIPVisualBackbone(BaseBackbone):
         self.load_clip_weights(clip_cfg['checkpoint'])
         self._is_init = True
 
+    def _has_pos_embed(self) -> bool:
+        """Whether ``self.clip`` holds its positional embedding (the
+        ResNet's attention pool is dropped without the CLIP space)."""
+        try:
+            self.clip.get_parameter(self.pos_embed_key)
+        except AttributeError:
+            return False
+        return True
+
+    def _pos_embed_to_grid(self,
+                           pos_embed: Tensor,
+                           key: str,
+                           source: str,
+                           src_grid: Optional[Grid] = None) -> Tensor:
+        """A loaded positional embedding ``(1 + h*w, C)`` resized to
+        :attr:`grid`.
+
+        Args:
+            pos_embed (Tensor): the embedding as loaded.
+            key (str): its name in the loaded state dict (for messages).
+            source (str): where it comes from (for messages).
+            src_grid (tuple[int, int], optional): its grid ``(h, w)`` as
+                recorded by the checkpoint. Used when it fits the length;
+                otherwise an embedding of this grid's length is taken as it
+                is and any other one must be square.
+
+        Returns:
+            Tensor: ``(1 + H*W, C)`` for ``(H, W) = self.grid``, the input
+            itself when no resize is needed; a resize is logged.
+
+        Raises:
+            CLIPWeightsError: the source grid cannot be known.
+        """
+        num_positions = pos_embed.shape[0] - 1
+        grid_h, grid_w = self.grid
+        if src_grid is None or src_grid[0] * src_grid[1] != num_positions:
+            if num_positions == grid_h * grid_w:
+                return pos_embed
+            try:
+                src_grid = infer_square_grid(num_positions)
+            except ValueError as error:
+                raise CLIPWeightsError(
+                    f'{source}: cannot adapt {key} of shape '
+                    f'{tuple(pos_embed.shape)} to the {grid_h}x{grid_w} grid '
+                    f'of {type(self).__name__} (input_size (W, H) = '
+                    f'{self.input_size}): {num_positions} positions are not '
+                    'a square grid and the checkpoint records no '
+                    f'{GRID_BUFFER} (h, w) for them (checkpoints saved by '
+                    'older versions lack it). Build the model with the '
+                    'input_size it was trained at, or resize the embedding '
+                    'with promptpose_mm.models.clip.resize_pos_embed(embed, '
+                    '(h, w), new_grid) before loading') from error
+        if tuple(src_grid) == (grid_h, grid_w):
+            return pos_embed
+        MMLogger.get_current_instance().info(
+            f'{type(self).__name__}: resized {key} from a {src_grid[0]}x'
+            f'{src_grid[1]} grid to {grid_h}x{grid_w} for input_size '
+            f'(W, H) = {self.input_size}')
+        return resize_pos_embed(pos_embed, src_grid, self.grid)
+
     def _adapt_state_dict(self, state: Dict[str, Tensor],
                           source: str) -> Dict[str, Tensor]:
-        """Resize the checkpoint's positional embedding to :attr:`grid`.
-
-        An embedding whose length differs from this grid's must come from a
-        square grid (CLIP's do); the resize is logged.
-        """
+        """Resize the CLIP checkpoint's positional embedding to
+        :attr:`grid` (CLIP's grids are square)."""
         pos_embed = state.get(self.pos_embed_key)
-        grid_h, grid_w = self.grid
-        if pos_embed is None or pos_embed.shape[0] == 1 + grid_h * grid_w:
-            return state
-        try:
-            src_grid = infer_square_grid(pos_embed.shape[0] - 1)
-        except ValueError as error:
-            raise CLIPWeightsError(
-                f'{source}: cannot adapt visual.{self.pos_embed_key} of '
-                f'shape {tuple(pos_embed.shape)} to the {grid_h}x{grid_w} '
-                f'grid of {type(self).__name__}: {error}') from error
-        state[self.pos_embed_key] = resize_pos_embed(pos_embed, src_grid,
-                                                     self.grid)
-        MMLogger.get_current_instance().info(
-            f'{type(self).__name__}: resized visual.{self.pos_embed_key} '
-            f'from a {src_grid[0]}x{src_grid[1]} grid to {grid_h}x{grid_w} '
-            f'for input_size (W, H) = {self.input_size}')
+        if pos_embed is not None:
+            state[self.pos_embed_key] = self._pos_embed_to_grid(
+                pos_embed, VISUAL_PREFIX + self.pos_embed_key, source)
         return state
+
+    def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str,
+                              local_metadata: dict, strict: bool,
+                              missing_keys: List[str],
+                              unexpected_keys: List[str],
+                              error_msgs: List[str]) -> None:
+        """Fit a checkpoint's positional embedding to :attr:`grid`.
+
+        Runs before the children load (in ``torch.nn.Module.
+        load_state_dict`` and MMEngine's ``load_state_dict``, hence
+        ``load_from`` and ``load_checkpoint``): the incoming
+        ``clip.<pos_embed_key>`` is resized from the grid recorded in the
+        checkpoint's ``pos_embed_grid`` (or, without that buffer, a square
+        grid inferred from its length), and the buffer keeps this
+        backbone's grid. Checkpoints without the buffer load without a
+        missing-key warning.
+        """
+        grid_key = prefix + GRID_BUFFER
+        recorded = state_dict.get(grid_key)
+        state_dict[grid_key] = getattr(self, GRID_BUFFER).detach().clone()
+        embed_key = prefix + 'clip.' + self.pos_embed_key
+        pos_embed = state_dict.get(embed_key)
+        if isinstance(pos_embed, Tensor) and self._has_pos_embed():
+            src_grid = None
+            if isinstance(recorded, Tensor) and recorded.numel() == 2:
+                src_grid = tuple(int(size) for size in recorded.tolist())
+            state_dict[embed_key] = self._pos_embed_to_grid(
+                pos_embed, embed_key, 'checkpoint', src_grid)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
     def load_clip_weights(self, source: str) -> None:
         """Load the visual tower of a CLIP checkpoint into ``self.clip``.
