@@ -1,0 +1,419 @@
+"""Inference through MMPose's inferencer, the CLI, and clear errors.
+
+The pose checkpoint is the tiny config's randomly initialised model saved
+in MMEngine's format; the detector is a tiny RTMDet whose classifier is set
+to call every location a dog with a fixed box size, so it detects
+deterministically without downloaded weights.
+"""
+import importlib.util
+import json
+import os
+import os.path as osp
+import shutil
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.structures import InstanceData
+from mmengine.utils import get_installed_path
+from mmpose.apis import inference_topdown, init_model
+from mmpose.structures import PoseDataSample
+
+from promptpose_mm.apis import (ANIMAL_DET_CAT_IDS, build_pose_inferencer,
+                                check_bboxes, check_pose_checkpoint,
+                                checkpoint_num_keypoints, draw_poses,
+                                infer_poses, pose_instances_to_json,
+                                read_image, whole_image_bbox)
+from promptpose_mm.visualization import PromptPoseLocalVisualizer
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py')
+AP10K = osp.join(ROOT, 'tests', 'data', 'ap10k')
+IMAGE = osp.join(AP10K, '000000000004.jpg')  # 1024 x 683
+IMAGES = sorted(
+    osp.join(AP10K, name) for name in os.listdir(AP10K)
+    if name.endswith('.jpg'))
+RTMDET_TINY = osp.join(
+    get_installed_path('mmpose'), '.mim', 'demo', 'mmdetection_cfg',
+    'rtmdet_tiny_8xb32-300e_coco.py')
+# RTMDet-tiny at 320 x 320, at most 3 boxes, no pretrained download
+DET_CONFIG = """_base_ = {base!r}
+model = dict(backbone=dict(init_cfg=None),
+             test_cfg=dict(nms_pre=1000, max_per_img=3))
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(320, 320), keep_ratio=True),
+    dict(type='Pad', size=(320, 320), pad_val=dict(img=(114, 114, 114))),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                    'scale_factor'))
+]
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+"""
+DOG = 16  # COCO class index
+K = 17
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'inference_tool', osp.join(ROOT, 'tools', 'inference.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory):
+    """Pose and detector checkpoints and configs, written once."""
+    root = tmp_path_factory.mktemp('inference')
+    torch.manual_seed(0)
+    model = init_model(CONFIG, None, device='cpu')
+    state = model.state_dict()
+    pose = str(root / 'pose.pth')
+    torch.save(
+        dict(state_dict=state, meta=dict(dataset_meta=model.dataset_meta)),
+        pose)
+    # the same model with 20 keypoints in its head
+    other = {key: value.clone() for key, value in state.items()}
+    other['head.final_layer.weight'] = torch.zeros(20, 32, 1, 1)
+    other['head.final_layer.bias'] = torch.zeros(20)
+    pose20 = str(root / 'pose_20_keypoints.pth')
+    torch.save(dict(state_dict=other), pose20)
+    truncated = str(root / 'truncated.pth')
+    with open(pose, 'rb') as src, open(truncated, 'wb') as dst:
+        dst.write(src.read(4096))
+
+    det_config = str(root / 'rtmdet_tiny_dog.py')
+    with open(det_config, 'w') as f:
+        f.write(DET_CONFIG.format(base=RTMDET_TINY))
+    from mmdet.apis import init_detector
+    detector = init_detector(det_config, None, device='cpu')
+    det_state = detector.state_dict()
+    for key, value in det_state.items():
+        if '.rtm_cls.' in key or '.rtm_reg.' in key:
+            value.zero_()
+        if '.rtm_cls.' in key and key.endswith('bias'):
+            value.fill_(-10.)
+            value[DOG] = 10.  # a dog everywhere, score 0.99995
+        if '.rtm_reg.' in key and key.endswith('bias'):
+            value.fill_(2.)  # boxes 4 strides wide
+    det_checkpoint = str(root / 'rtmdet_tiny_dog.pth')
+    torch.save(
+        dict(
+            state_dict=det_state,
+            meta=dict(dataset_meta=detector.dataset_meta)), det_checkpoint)
+    return dict(
+        root=root,
+        pose=pose,
+        pose20=pose20,
+        truncated=truncated,
+        det_config=det_config,
+        det_checkpoint=det_checkpoint)
+
+
+@pytest.fixture(scope='module')
+def inferencer(files):
+    return build_pose_inferencer(CONFIG, files['pose'], device='cpu')
+
+
+@pytest.fixture(scope='module')
+def det_inferencer(files):
+    return build_pose_inferencer(
+        CONFIG,
+        files['pose'],
+        det_config=files['det_config'],
+        det_checkpoint=files['det_checkpoint'],
+        device='cpu')
+
+
+def test_given_boxes_one_instance_each(inferencer):
+    boxes = np.array([[400, 190, 840, 540], [10, 20, 300, 240]], np.float32)
+    sample = infer_poses(inferencer, IMAGE, boxes)
+    pred = sample.pred_instances
+    assert pred.keypoints.shape == (2, K, 2)
+    assert pred.keypoint_scores.shape == (2, K)
+    np.testing.assert_allclose(pred.bboxes, boxes)
+    np.testing.assert_allclose(pred.bbox_scores, [1, 1])
+    for box, keypoints in zip(boxes, pred.keypoints):
+        # the crop is the box padded by 1.25, made square (256 x 256 input);
+        # MMPose puts keypoints without a positive heatmap peak at heatmap
+        # pixel -1, one of 64 heatmap pixels outside the crop
+        center = (box[:2] + box[2:]) / 2
+        half = 1.25 * (box[2:] - box[:2]).max() / 2
+        assert (np.abs(keypoints - center) <= half * (1 + 2 / 64) + 1e-3).all()
+    # the same as MMPose's own top-down call, box by box
+    for index, box in enumerate(boxes):
+        alone = inference_topdown(inferencer.inferencer.model, IMAGE,
+                                  box[None])[0].pred_instances
+        np.testing.assert_allclose(
+            alone.keypoints[0], pred.keypoints[index], atol=1e-3)
+    instances = pose_instances_to_json(sample)
+    assert len(instances) == 2
+    assert np.shape(instances[0]['keypoints']) == (K, 2)
+    assert instances[1]['bbox'] == boxes[1].tolist()
+    assert instances[1]['bbox_score'] == 1.0
+    json.dumps(instances)
+
+
+def test_whole_image_matches_mmpose_inferencer(inferencer):
+    img = read_image(IMAGE)
+    assert img.shape == (683, 1024, 3)
+    np.testing.assert_array_equal(whole_image_bbox(img), [[0, 0, 1024, 683]])
+    for boxes in (None, np.zeros((0, 4))):
+        pred = infer_poses(inferencer, IMAGE, boxes).pred_instances
+        assert pred.keypoints.shape == (1, K, 2)
+        np.testing.assert_allclose(pred.bboxes, [[0, 0, 1024, 683]])
+    # MMPoseInferencer without detector (det_model='whole_image') agrees
+    result = next(inferencer(IMAGE, return_datasamples=True))
+    mmpose_pred = result['predictions'][0].pred_instances
+    np.testing.assert_allclose(
+        mmpose_pred.keypoints, pred.keypoints, atol=1e-3)
+    np.testing.assert_allclose(
+        mmpose_pred.keypoint_scores, pred.keypoint_scores, atol=1e-5)
+
+
+def test_mmpose_inferencer_writes_visualisations(inferencer, tmp_path):
+    assert isinstance(inferencer.inferencer.visualizer,
+                      PromptPoseLocalVisualizer)
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for path in IMAGES:
+        shutil.copy(path, folder)
+    out = tmp_path / 'out'
+    results = list(inferencer(str(folder), out_dir=str(out), kpt_thr=0.))
+    assert len(results) == 2
+    for path in IMAGES:
+        name = osp.basename(path)
+        drawn = mmcv.imread(str(out / 'visualizations' / name))
+        assert drawn.shape == mmcv.imread(path).shape
+        with open(out / 'predictions' / name.replace('.jpg', '.json')) as f:
+            instances = json.load(f)
+        assert len(instances) == 1
+        assert np.shape(instances[0]['keypoints']) == (K, 2)
+
+
+def test_draw_poses_marks_the_keypoints(inferencer, tmp_path):
+    img = read_image(IMAGE)
+    # known keypoints (the random model's scores are too low to be drawn)
+    xs = np.linspace(420, 820, K)
+    keypoints = np.stack([xs, np.full(K, 300.)], axis=-1)[None]
+    sample = PoseDataSample()
+    sample.pred_instances = InstanceData(
+        keypoints=keypoints.astype(np.float32),
+        keypoint_scores=np.ones((1, K), np.float32),
+        bboxes=np.array([[400, 190, 840, 540]], np.float32),
+        bbox_scores=np.ones(1, np.float32))
+    out_file = str(tmp_path / 'drawn.png')
+    drawn = draw_poses(inferencer, img, sample, out_file)
+    assert drawn.shape == img.shape
+    written = mmcv.imread(out_file)  # BGR, lossless
+    np.testing.assert_array_equal(written, mmcv.rgb2bgr(drawn))
+    for x, y in keypoints[0].round().astype(int):
+        assert (written[y, x] != img[y, x]).any()
+    far = (100, 900)  # far from the box: untouched
+    np.testing.assert_array_equal(written[far], img[far])
+
+
+def test_plain_pose_visualizer_is_swapped(files):
+    cfg = Config.fromfile(CONFIG)
+    cfg.visualizer = dict(type='PoseLocalVisualizer')
+    inferencer = build_pose_inferencer(cfg, files['pose'], device='cpu')
+    assert isinstance(inferencer.inferencer.visualizer,
+                      PromptPoseLocalVisualizer)
+    assert cfg.visualizer.type == 'PoseLocalVisualizer'  # not modified
+
+
+def test_detector_boxes(det_inferencer):
+    assert ANIMAL_DET_CAT_IDS == (15, 16, 17, 18, 19, 20, 21, 22, 23)
+    detector = det_inferencer.inferencer.detector
+    assert detector is not None
+    img = read_image(IMAGE)
+    detected = detector(
+        img, return_datasamples=True)['predictions'][0].pred_instances
+    assert len(detected) == 3
+    assert (detected.labels == DOG).all()
+    # NMS at IoU 1 keeps every box: one pose per detected box
+    pred = infer_poses(det_inferencer, img, nms_thr=1.).pred_instances
+    assert pred.keypoints.shape == (3, K, 2)
+
+    def rows(boxes):
+        return np.array(sorted(np.asarray(boxes).round(2).tolist()))
+
+    np.testing.assert_allclose(
+        rows(pred.bboxes), rows(detected.bboxes.numpy()), atol=0.01)
+    np.testing.assert_allclose(pred.bbox_scores, 0.99995, atol=1e-4)
+    # nothing above the threshold: MMPose falls back to the whole image
+    pred = infer_poses(det_inferencer, img, bbox_thr=0.99999).pred_instances
+    np.testing.assert_allclose(pred.bboxes, [[0, 0, 1024, 683]])
+    # given boxes win over the detector
+    pred = infer_poses(det_inferencer, img, [[10, 20, 300, 240]])
+    np.testing.assert_allclose(pred.pred_instances.bboxes,
+                               [[10, 20, 300, 240]])
+
+
+def test_tool_with_boxes_and_bbox_file(files, tmp_path):
+    tool = load_tool()
+    out = tmp_path / 'given'
+    output = tool.main([
+        AP10K, '--config', CONFIG, '--checkpoint', files['pose'], '--bbox',
+        '10', '20', '300', '240', '--bbox', '400', '190', '840', '540',
+        '--out-dir',
+        str(out), '--device', 'cpu'
+    ])
+    with open(out / 'predictions.json') as f:
+        written = json.load(f)
+    assert written == json.loads(json.dumps(output))
+    assert len(written['keypoint_names']) == K
+    assert [osp.basename(r['image']) for r in written['results']
+            ] == ['000000000004.jpg', '000000037516.jpg']
+    for result in written['results']:
+        assert result['boxes_from'] == 'bbox'
+        assert [i['bbox']
+                for i in result['instances']] == [[10, 20, 300, 240],
+                                                  [400, 190, 840, 540]]
+        assert np.shape(result['instances'][0]['keypoints']) == (K, 2)
+        assert mmcv.imread(result['drawn']).shape[:2] == (result['height'],
+                                                          result['width'])
+
+    out = tmp_path / 'from_file'
+    output = tool.main([
+        IMAGES[0], IMAGES[1], '--config', CONFIG, '--checkpoint',
+        files['pose'], '--bbox-file',
+        osp.join(AP10K, 'test_ap10k.json'), '--out-dir',
+        str(out)
+    ])
+    boxes = {
+        osp.basename(r['image']): r['instances'][0]['bbox']
+        for r in output['results']
+    }
+    # COCO x y w h -> x1 y1 x2 y2
+    assert boxes == {
+        '000000000004.jpg': [408, 197, 837, 538],
+        '000000037516.jpg': [66, 192, 1158, 704]
+    }
+    assert sorted(os.listdir(out / 'vis')) == sorted(boxes)
+
+
+def test_tool_with_detector_and_whole_image(files, tmp_path):
+    tool = load_tool()
+    output = tool.main([
+        IMAGE, '--config', CONFIG, '--checkpoint', files['pose'],
+        '--det-config', files['det_config'], '--det-checkpoint',
+        files['det_checkpoint'], '--nms-thr', '1', '--out-dir',
+        str(tmp_path / 'det')
+    ])
+    (result, ) = output['results']
+    assert result['boxes_from'] == 'detector'
+    assert len(result['instances']) == 3
+    output = tool.main([
+        IMAGE, IMAGE, '--config', CONFIG, '--checkpoint', files['pose'],
+        '--out-dir',
+        str(tmp_path / 'whole')
+    ])
+    assert [r['boxes_from'] for r in output['results']] == ['whole_image'] * 2
+    assert output['results'][0]['instances'][0]['bbox'] == [0, 0, 1024, 683]
+    # the same name twice: two drawings
+    assert sorted(os.listdir(tmp_path / 'whole' / 'vis')) == [
+        '000000000004.jpg', '000000000004_1.jpg'
+    ]
+
+
+# ----------------------------------------------------------------- errors
+
+
+def test_unreadable_images(inferencer, tmp_path):
+    missing = str(tmp_path / 'missing.jpg')
+    with pytest.raises(FileNotFoundError, match='missing.jpg does not exist'):
+        read_image(missing)
+    text = tmp_path / 'notes.jpg'
+    text.write_text('not an image')
+    truncated = tmp_path / 'truncated.jpg'
+    with open(IMAGE, 'rb') as f:
+        truncated.write_bytes(f.read(300))
+    for path in (text, truncated):
+        with pytest.raises(ValueError, match=f'cannot read image {path}'):
+            infer_poses(inferencer, str(path))
+
+
+def test_tool_fails_on_unreadable_image(files, tmp_path):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    shutil.copy(IMAGE, folder)
+    (folder / 'broken.png').write_bytes(b'\x89PNG broken')
+    tool = load_tool()
+    with pytest.raises(SystemExit, match='cannot read image .*broken.png'):
+        tool.main([
+            str(folder), '--config', CONFIG, '--checkpoint', files['pose'],
+            '--out-dir',
+            str(tmp_path / 'out')
+        ])
+    with pytest.raises(SystemExit, match='nowhere.jpg does not exist'):
+        tool.main([
+            str(tmp_path / 'nowhere.jpg'), '--config', CONFIG, '--checkpoint',
+            files['pose']
+        ])
+    with pytest.raises(SystemExit, match='lists no image named'):
+        tool.main([
+            str(folder / osp.basename(IMAGE)), '--config', CONFIG,
+            '--checkpoint', files['pose'], '--bbox-file',
+            osp.join(ROOT, 'tests', 'data', 'horse10', 'test_horse10.json')
+        ])
+
+
+def test_missing_and_corrupt_checkpoints(files, tmp_path):
+    missing = str(tmp_path / 'epoch_210.pth')
+    with pytest.raises(
+            FileNotFoundError,
+            match='checkpoint .*epoch_210.pth does not exist'):
+        build_pose_inferencer(CONFIG, missing, device='cpu')
+    with pytest.raises(ValueError) as error:
+        check_pose_checkpoint(files['truncated'], CONFIG)
+    message = str(error.value)
+    assert files['truncated'] in message
+    assert 'truncated or not a PyTorch checkpoint' in message
+    assert 'save it again' in message
+    clip_like = str(tmp_path / 'clip.pth')
+    torch.save({'visual.conv1.weight': torch.zeros(1)}, clip_like)
+    with pytest.raises(ValueError, match='no pose head weights'):
+        check_pose_checkpoint(clip_like, CONFIG)
+
+
+def test_checkpoint_of_another_keypoint_count(files):
+    assert checkpoint_num_keypoints(torch.load(files['pose'])) == K
+    assert checkpoint_num_keypoints(torch.load(files['pose20'])) == 20
+    assert checkpoint_num_keypoints(
+        dict(meta=dict(dataset_meta=dict(num_keypoints=9)))) == 9
+    with pytest.raises(ValueError) as error:
+        build_pose_inferencer(CONFIG, files['pose20'], device='cpu')
+    message = str(error.value)
+    assert f'checkpoint {files["pose20"]} predicts 20 keypoints' in message
+    assert f'config {CONFIG} predicts 17' in message
+    assert 'pass the config the checkpoint was trained with' in message
+    loaded = check_pose_checkpoint(files['pose'], CONFIG)
+    assert loaded['state_dict']['head.final_layer.weight'].shape[0] == K
+
+
+def test_bad_boxes_and_detector_files(files, tmp_path):
+    with pytest.raises(ValueError, match=r'--bbox: box \[300.0, 20.0, 10.0'):
+        check_bboxes([[300, 20, 10, 240]], source='--bbox')
+    with pytest.raises(ValueError, match=r'must be \(N, 4\)'):
+        check_bboxes([[1, 2, 3]])
+    np.testing.assert_array_equal(check_bboxes([1, 2, 3, 4]), [[1, 2, 3, 4]])
+    with pytest.raises(
+            FileNotFoundError,
+            match='detector config .*nodet.py does not exist'):
+        build_pose_inferencer(
+            CONFIG, files['pose'], det_config=str(tmp_path / 'nodet.py'))
+    with pytest.raises(ValueError, match='without a checkpoint'):
+        build_pose_inferencer(
+            CONFIG, files['pose'], det_config=files['det_config'])
+    with pytest.raises(
+            FileNotFoundError,
+            match='detector checkpoint .*nodet.pth does not'):
+        build_pose_inferencer(
+            CONFIG,
+            files['pose'],
+            det_config=files['det_config'],
+            det_checkpoint=str(tmp_path / 'nodet.pth'))
