@@ -188,6 +188,11 @@ main() {
         "torchvision==$TORCHVISION_VERSION" \
         -r "$ROOT/requirements/stack.txt" -r "$ROOT/requirements/tests.txt"
     uv_install --no-build-isolation --no-deps -e "$ROOT"
+    # `mim search` reads <site-packages>/promptpose_mm/.mim/model-index.yml;
+    # an editable (PEP 660) install has no such folder, so link the checkout.
+    local site
+    site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    [ -e "$site/promptpose_mm" ] || ln -s "$ROOT/promptpose_mm" "$site/promptpose_mm"
 
     log "checking the environment"
     "$PY" "$ROOT/tools/check_env.py" --quiet

@@ -1,0 +1,56 @@
+"""Model-zoo metadata: every entry names a shipped config that builds (the
+config tests train and predict with each), reports the paper's numbers as
+the paper's, and ``mim search`` lists the entries."""
+import os.path as osp
+import subprocess
+import sys
+
+import yaml
+from mmengine.config import Config
+from mmpose.registry import MODELS
+from test_configs import CONFIGS
+
+import promptpose_mm  # noqa: F401
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def model_entries() -> list:
+    with open(osp.join(ROOT, 'model-index.yml')) as f:
+        index = yaml.safe_load(f)
+    entries = []
+    for metafile in index['Import']:
+        with open(osp.join(ROOT, metafile)) as f:
+            entries += yaml.safe_load(f)['Models']
+    return entries
+
+
+def test_every_entry_points_to_a_config_that_builds():
+    entries = model_entries()
+    assert len(entries) >= 14
+    built_by_config_tests = {osp.relpath(path, ROOT) for path in CONFIGS}
+    for entry in entries:
+        config = entry['Config']
+        assert osp.basename(config) == entry['Name'] + '.py'
+        assert config in built_by_config_tests, config
+        cfg = Config.fromfile(osp.join(ROOT, config))
+        for part in ('backbone', 'neck', 'head'):
+            if cfg.model.get(part):
+                assert MODELS.get(cfg.model[part].type), (config, part)
+        for result in entry['Results']:
+            assert 'reported by the' in result['Notes']
+            assert 0 < result['Metrics']['AP'] < 1
+        # weights only where a real checkpoint is published
+        assert 'Weights' not in entry
+
+
+def test_mim_search_lists_the_models():
+    mim = osp.join(osp.dirname(sys.executable), 'mim')
+    proc = subprocess.run([mim, 'search', 'promptpose_mm'],
+                          cwd='/',
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for entry in model_entries():
+        assert f'config id: {entry["Name"]}' in proc.stdout
