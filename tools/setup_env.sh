@@ -69,6 +69,11 @@ prepare_venv() {  # .venv with python 3.11, uv, torch and the build tools
     uv_install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" \
         "setuptools>=77.0.3,<82" wheel ninja "cython<3.2" numpy pip
     mkdir -p "$CACHE"
+    # chumpy (an mmpose requirement) imports pip in its setup.py: it must be
+    # built without isolation, before anything resolves mmpose.
+    if ! "$PY" -m pip show -q chumpy >/dev/null 2>&1; then
+        uv_install --no-build-isolation "chumpy==$CHUMPY_VERSION"
+    fi
 
     # Tag of the build: python, torch and whether CUDA kernels are compiled.
     CUDA_TAG=$("$PY" -c 'import os, torch; cuda = torch.cuda.is_available() or os.environ.get("FORCE_CUDA") == "1"; print("cu" + torch.version.cuda.replace(".", "") if cuda and torch.version.cuda else "cpu")')
@@ -155,7 +160,11 @@ install_cached() {  # name, dir, file-inside-wheel, import-check, builder
         else
             log "using cached $name from $dir"
         fi
-        uv_install --no-deps --reinstall "$(ls "$dir"/*.whl | head -n 1)"
+        # with its dependencies (mmcv.ops imports mmengine), the stack's pins
+        # keeping torch and friends where they are
+        uv_install --reinstall-package "$name" "$(ls "$dir"/*.whl | head -n 1)" \
+            "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" \
+            "numpy==$NUMPY_VERSION" -r "$ROOT/requirements/stack.txt"
         if "$PY" -c "$check" 2>/dev/null; then return 0; fi
         log "cached $name does not import ($check): discarding it"
         rm -rf "$dir"
@@ -177,10 +186,7 @@ main() {
     ) 9>"$CACHE/.lock"
 
     # ------------------------------------------------------------ the stack ----
-    log "chumpy, OpenMMLab stack, open_clip, test tools"
-    if ! "$PY" -m pip show -q chumpy >/dev/null 2>&1; then
-        uv_install --no-build-isolation "chumpy==$CHUMPY_VERSION"
-    fi
+    log "OpenMMLab stack, open_clip, test tools"
     # torch, torchvision and numpy are named again so that no resolution of the
     # stack can move them (mmpose asks for an unpinned torchvision).
     uv_install "mmcv==$MMCV_VERSION" "xtcocotools==$XTCOCOTOOLS_VERSION" \
