@@ -75,6 +75,8 @@ model = dict(
         out_channels=17,
         deconv_out_channels=(256, 256, 256),
         deconv_kernel_sizes=(4, 4, 4),
+        # the pixel branch upsamples S through 256-channel deconvolutions
+        pixel_deconv_out_channels=(256, 256, 256),
         loss=dict(type='KeypointMSELoss', use_target_weight=True),
         pixel_loss=dict(
             type='PixelLevelLoss', use_target_weight=True, loss_weight=0.4),

@@ -30,4 +30,5 @@ model = dict(
         in_channels=768,
         deconv_out_channels=(256, 256),
         deconv_kernel_sizes=(4, 4),
+        pixel_deconv_out_channels=None,  # K channels each
         pixel_loss=dict(loss_weight=2.0)))

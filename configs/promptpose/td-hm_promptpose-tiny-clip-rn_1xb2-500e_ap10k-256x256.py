@@ -29,7 +29,10 @@ model = dict(
         prompt_encoder=dict(num_heads=2),
         context_decoder=dict(width=32, layers=1, num_heads=2, dropout=0.1),
         init_cfg=None),
-    head=dict(in_channels=256, deconv_out_channels=(32, 32, 32)))
+    head=dict(
+        in_channels=256,
+        deconv_out_channels=(32, 32, 32),
+        pixel_deconv_out_channels=(32, 32, 32)))
 
 # the bundled samples, found from wherever the config is run; one loader
 # setting serves training, validation and test

@@ -24,8 +24,9 @@ class PromptPoseHead(HeatmapHead):
     map concatenated with the K-channel text-to-pixel score map, plus:
 
     - a pixel branch on the score map alone (as many deconvolutions as the
-      keypoint branch, K channels each, same kernel sizes, then a 1x1 conv
-      to K channels) trained against the target heatmaps by
+      keypoint branch, ``pixel_deconv_out_channels`` wide, K by default,
+      same kernel sizes, then a 1x1 conv to K channels) trained against the
+      target heatmaps by
       ``pixel_loss`` (``loss_pixel``);
     - the semantic-level loss (``loss_semantic``): the dense CLIP-space map
       is bilinearly sampled at the ground-truth keypoints (in input pixels,
@@ -53,6 +54,11 @@ class PromptPoseHead(HeatmapHead):
             Defaults to ``dict(kernel_size=1)``.
         loss (dict): the keypoint (heatmap) loss, ``loss_kpt``.
             Defaults to :class:`KeypointMSELoss` with target weights.
+        pixel_deconv_out_channels (Sequence[int], optional): output channels
+            of the pixel branch's deconv layers, one per keypoint-branch
+            deconv; ``None`` gives K channels each (ViT-B/16 in the
+            published code), ``(256, 256, 256)`` is the ResNet-50 recipe.
+            Defaults to ``None``.
         pixel_loss (dict, optional): the pixel-level loss; ``None`` removes
             the pixel branch and ``loss_pixel``.
             Defaults to :class:`PixelLevelLoss` with weight 0.4.
@@ -73,6 +79,7 @@ class PromptPoseHead(HeatmapHead):
                  conv_out_channels: OptIntSeq = None,
                  conv_kernel_sizes: OptIntSeq = None,
                  final_layer: dict = dict(kernel_size=1),
+                 pixel_deconv_out_channels: OptIntSeq = None,
                  loss: ConfigType = dict(
                      type='KeypointMSELoss', use_target_weight=True),
                  pixel_loss: OptConfigType = dict(
@@ -102,8 +109,18 @@ class PromptPoseHead(HeatmapHead):
 
         if pixel_loss is not None:
             self.pixel_loss_module = MODELS.build(pixel_loss)
+            if pixel_deconv_out_channels is None:
+                pixel_deconv_out_channels = [out_channels] * len(
+                    deconv_out_channels or ())
+            if len(pixel_deconv_out_channels) != len(deconv_out_channels
+                                                     or ()):
+                raise ValueError(
+                    'PromptPoseHead: pixel_deconv_out_channels '
+                    f'{tuple(pixel_deconv_out_channels)} must have one entry '
+                    'per deconv layer of the keypoint branch '
+                    f'{tuple(deconv_out_channels or ())}')
             self.pixel_branch = self._make_pixel_branch(
-                out_channels, deconv_out_channels, deconv_kernel_sizes)
+                out_channels, pixel_deconv_out_channels, deconv_kernel_sizes)
         else:
             self.pixel_loss_module = None
             self.pixel_branch = None
@@ -114,21 +131,22 @@ class PromptPoseHead(HeatmapHead):
             self.semantic_loss_module = None
 
     def _make_pixel_branch(self, num_keypoints: int,
-                           deconv_out_channels: OptIntSeq,
+                           deconv_out_channels: Sequence[int],
                            deconv_kernel_sizes: OptIntSeq) -> nn.Module:
-        """K-channel deconvolutions (as many as the keypoint branch) and a
-        1x1 conv, upsampling the score map to the heatmap size."""
+        """Deconvolutions (as many as the keypoint branch) and a 1x1 conv
+        to K channels, upsampling the score map to the heatmap size."""
         if deconv_out_channels:
             deconv_layers = self._make_deconv_layers(
                 in_channels=num_keypoints,
-                layer_out_channels=[num_keypoints] * len(deconv_out_channels),
+                layer_out_channels=list(deconv_out_channels),
                 layer_kernel_sizes=deconv_kernel_sizes)
         else:
             deconv_layers = nn.Identity()
         final_layer = build_conv_layer(
             dict(
                 type='Conv2d',
-                in_channels=num_keypoints,
+                in_channels=(deconv_out_channels[-1]
+                             if deconv_out_channels else num_keypoints),
                 out_channels=num_keypoints,
                 kernel_size=1))
         return nn.Sequential(

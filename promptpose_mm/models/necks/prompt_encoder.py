@@ -1,5 +1,6 @@
 """The prompt encoder: keypoint prompts attend to each other."""
-from open_clip.transformer import LayerNorm, ResidualAttentionBlock
+from open_clip.transformer import (LayerNorm, QuickGELU,
+                                   ResidualAttentionBlock)
 from torch import Tensor, nn
 
 
@@ -8,7 +9,8 @@ class PromptEncoder(nn.Module):
 
     Self-attention lets every keypoint's prompt see the others (no
     positional embedding: the prompts form a set), followed by the block's
-    MLP; both are residual (open_clip's :class:`ResidualAttentionBlock`).
+    MLP; both are residual (open_clip's :class:`ResidualAttentionBlock`,
+    with CLIP's QuickGELU as in the published CLAMP code).
 
     Args:
         embed_dim (int): prompt size ``D``.
@@ -26,7 +28,11 @@ class PromptEncoder(nn.Module):
                 f'PromptEncoder: embed_dim={embed_dim} is not divisible by '
                 f'num_heads={num_heads}')
         self.block = ResidualAttentionBlock(
-            embed_dim, num_heads, mlp_ratio=mlp_ratio, batch_first=True)
+            embed_dim,
+            num_heads,
+            mlp_ratio=mlp_ratio,
+            act_layer=QuickGELU,
+            batch_first=True)
         self.norm = LayerNorm(embed_dim)
 
     def forward(self, prompts: Tensor) -> Tensor:
