@@ -6,7 +6,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.promptpose-ready
-SOURCES := promptpose_mm configs tools tests setup.py
+SOURCES := promptpose_mm configs tools tests projects setup.py
 
 .PHONY: env demo test lint format check-env clean
 

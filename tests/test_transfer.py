@@ -75,6 +75,7 @@ def tiny_pose_cfg(base: Config, kind: str, input_size, coco=False) -> Config:
         model.head.in_channels = vision['width']
         model.head.deconv_out_channels = (32, 32)
         model.head.deconv_kernel_sizes = (4, 4)
+        model.head.pixel_deconv_out_channels = (32, 32)
     model.backbone.input_size = input_size
     if coco:
         model.neck.metainfo = dict(from_file='configs/_base_/datasets/coco.py')

@@ -1,7 +1,8 @@
-from .figures import draw_score_map_grid, draw_similarity_matrix
+from .figures import (draw_pose_comparison, draw_score_map_grid,
+                      draw_similarity_matrix)
 from .local_visualizer import PromptPoseLocalVisualizer
 
 __all__ = [
-    'draw_score_map_grid', 'draw_similarity_matrix',
+    'draw_pose_comparison', 'draw_score_map_grid', 'draw_similarity_matrix',
     'PromptPoseLocalVisualizer'
 ]

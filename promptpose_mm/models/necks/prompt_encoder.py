@@ -1,6 +1,5 @@
 """The prompt encoder: keypoint prompts attend to each other."""
-from open_clip.transformer import (LayerNorm, QuickGELU,
-                                   ResidualAttentionBlock)
+from open_clip.transformer import LayerNorm, QuickGELU, ResidualAttentionBlock
 from torch import Tensor, nn
 
 

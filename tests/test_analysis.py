@@ -1,0 +1,237 @@
+"""Tests of tools/analysis: figures and benchmark on the bundled samples.
+
+Nothing is trained: the checkpoints are the tiny configs' randomly
+initialised models, saved as MMEngine checkpoints.
+"""
+import importlib.util
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.runner import save_checkpoint
+from mmpose.apis import init_model
+from PIL import Image
+
+from promptpose_mm.apis import (keypoint_prompt_similarity, keypoints_to_input,
+                                load_coco_images, semantic_similarity)
+from promptpose_mm.apis.benchmark import (METRICS, median_iqr, peak_memory,
+                                          synthetic_batch)
+from promptpose_mm.models import PromptPoseFeatures
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+PROMPTPOSE = osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py')
+BASELINE = osp.join(ROOT, 'configs', 'promptpose',
+                    'td-hm_clip-tiny-rn_1xb2-500e_ap10k-256x256.py')
+DATA = osp.join(ROOT, 'tests', 'data', 'ap10k')
+ANN_FILE = osp.join(DATA, 'test_ap10k.json')
+IMAGE = osp.join(DATA, '000000000004.jpg')
+RIGHT_EYE = 1  # unlabelled in both AP-10K samples
+
+
+def _tool(name):
+    """Import tools/analysis/<name>.py as a module."""
+    path = osp.join(ROOT, 'tools', 'analysis', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'analysis_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _check_png(path, width=None, height=None, max_size=None):
+    """The PNG exists, has the size asked and is not blank."""
+    assert osp.isfile(path), path
+    image = np.asarray(Image.open(path).convert('RGB'))
+    h, w = image.shape[:2]
+    if width is not None:
+        assert (w, h) == (width, height)
+    if max_size is not None:
+        # a tight crop of a figure of max_size pixels loses only margins
+        assert 0.7 * max_size[0] <= w <= max_size[0]
+        assert 0.7 * max_size[1] <= h <= max_size[1]
+    assert image.std() > 20
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 200
+
+
+@pytest.fixture(scope='module')
+def models(tmp_path_factory):
+    """Random tiny PromptPose and SimpleBaseline: checkpoints and models."""
+    out = {}
+    for name, config in (('promptpose', PROMPTPOSE), ('baseline', BASELINE)):
+        torch.manual_seed(0)
+        model = init_model(config, None, device='cpu')
+        path = str(tmp_path_factory.mktemp('ckpt') / f'{name}.pth')
+        save_checkpoint(
+            dict(
+                state_dict=model.state_dict(),
+                meta=dict(dataset_meta=model.dataset_meta)), path)
+        out[name] = (config, path, model)
+    return out
+
+
+def test_keypoints_to_input_inverts_mmpose_decoding():
+    # MMPose maps input pixels back with x / W * s + c - s / 2
+    center, scale, size = (300.0, 200.0), (400.0, 200.0), (256, 128)
+    points = np.array([[100.0, 100.0], [300.0, 200.0], [500.0, 300.0]])
+    mapped = keypoints_to_input(points, center, scale, size)
+    expected = (points - center + np.divide(scale, 2)) * np.divide(size, scale)
+    np.testing.assert_allclose(mapped, expected, atol=1e-3)
+    np.testing.assert_allclose(mapped[1], (128, 64), atol=1e-3)
+
+
+def test_keypoint_prompt_similarity_by_hand():
+    # dense map of one-hot features; keypoint k at the centre of cell k
+    dim, num = 4, 3
+    dense = torch.zeros(1, dim, 2, 2)
+    cells = [(0, 0), (0, 1), (1, 1)]
+    for k, (row, col) in enumerate(cells):
+        dense[0, k, row, col] = 2.0
+    dense[0, 3] = 0.5  # a shared component everywhere
+    keypoints = torch.tensor([[[16.0 * c + 7.5, 16.0 * r + 7.5]
+                               for r, c in cells]])
+    text = torch.eye(num, dim)[None] * 3.0
+    feats = PromptPoseFeatures((dense, ), torch.zeros(1, num, 2, 2), dense,
+                               text)
+    sim = keypoint_prompt_similarity(feats, keypoints, (32, 32))
+    norm = np.sqrt(2.0**2 + 0.5**2)
+    np.testing.assert_allclose(
+        sim[0].numpy(), np.eye(num) * 2.0 / norm, atol=1e-5)
+
+
+def test_semantic_similarity_tool(models, tmp_path):
+    config, checkpoint, model = models['promptpose']
+    out_file = str(tmp_path / 'similarity.png')
+    written = _tool('semantic_similarity').main(
+        [config, checkpoint, '--ann-file', ANN_FILE, '--out-file', out_file])
+    assert written == out_file
+    # figsize 3 + 0.35 K (+1 for the colour bar) inches at 100 dpi
+    _check_png(out_file, max_size=(995, 895))
+
+    result = semantic_similarity(model, load_coco_images(ANN_FILE))
+    assert result.similarity.shape == (17, 17)
+    assert result.names[:3] == ['left eye', 'right eye', 'nose']
+    # both instances label 16 keypoints, all inside their crops
+    expected_counts = np.full(17, 2)
+    expected_counts[RIGHT_EYE] = 0
+    np.testing.assert_array_equal(result.counts, expected_counts)
+    assert np.isnan(result.similarity[RIGHT_EYE]).all()
+    others = np.delete(result.similarity, RIGHT_EYE, axis=0)
+    assert np.isfinite(others).all() and np.abs(others).max() <= 1 + 1e-5
+
+
+def test_score_maps_tool(models, tmp_path):
+    config, checkpoint, _ = models['promptpose']
+    tool = _tool('score_maps')
+    one = tool.main([
+        config, checkpoint, IMAGE, '--bbox', '408', '197', '837', '538',
+        '--out-dir',
+        str(tmp_path / 'one')
+    ])
+    assert [osp.basename(p) for p in one] == ['000000000004_score_maps_0.png']
+    from_ann = tool.main([
+        config, checkpoint, '--ann-file', ANN_FILE, '--out-dir',
+        str(tmp_path / 'ann')
+    ])
+    assert sorted(osp.basename(p) for p in from_ann) == [
+        '000000000004_score_maps_0.png', '000000037516_score_maps_0.png'
+    ]
+    for path in one + from_ann:
+        # 6 x 3 panels of 2.2 x 2.4 inches at 100 dpi
+        _check_png(path, max_size=(1320, 720))
+    with pytest.raises(SystemExit):
+        tool.parse_args([config, checkpoint])  # no image, no annotations
+
+
+def test_compare_predictions_tool(models, tmp_path):
+    config_a, checkpoint_a, _ = models['promptpose']
+    config_b, checkpoint_b, _ = models['baseline']
+    out_file = str(tmp_path / 'compare.png')
+    written = _tool('compare_predictions').main([
+        config_a, checkpoint_a, config_b, checkpoint_b, '--ann-file', ANN_FILE,
+        '--out-file', out_file, '--score-thr', '0'
+    ])
+    assert written == out_file
+    # 3 columns of 300 px; rows as high as the boxes' regions (+10 %):
+    # 1200 x 614.4 and 514.8 x 409.2 pixels, plus a 40 px title strip
+    height = 300 * (614.4 / 1200 + 409.2 / 514.8) + 40
+    _check_png(out_file, width=900, height=int(height))
+
+
+def test_compare_poses_columns(models):
+    from promptpose_mm.apis import compare_poses
+    images = load_coco_images(ANN_FILE, file_names=['000000000004.jpg'])
+    comparison = compare_poses(
+        dict(A=models['promptpose'][2], B=models['baseline'][2]), images)
+    assert comparison.titles == ['ground truth', 'A', 'B']
+    gt = comparison.poses[0][0]
+    np.testing.assert_array_equal(gt[..., :2], images[0].keypoints)
+    np.testing.assert_array_equal(gt[..., 2], images[0].visible)
+    for column in comparison.poses[1:]:
+        assert column[0].shape == (1, 17, 3)
+        x1, y1, x2, y2 = images[0].bboxes[0]
+        # predictions lie in the padded box (scale 1.25), in image pixels
+        assert (column[0][..., 0] > x1 - 0.2 * (x2 - x1)).all()
+        assert (column[0][..., 1] < y2 + 0.2 * (y2 - y1)).all()
+
+
+def test_synthetic_batch_targets_from_codec():
+    from mmengine.config import Config
+    cfg = Config.fromfile(PROMPTPOSE)
+    batch = synthetic_batch(cfg, batch_size=2, seed=3)
+    assert len(batch['inputs']) == 2
+    assert batch['inputs'][0].shape == (3, 256, 256)
+    for sample in batch['data_samples']:
+        heatmaps = sample.gt_fields.heatmaps
+        weights = sample.gt_instance_labels.keypoint_weights[0]
+        keypoints = sample.gt_instances.transformed_keypoints[0]
+        assert heatmaps.shape == (17, 64, 64)
+        np.testing.assert_array_equal(weights.numpy(),
+                                      sample.gt_instances.keypoints_visible[0])
+        for k in np.flatnonzero(weights.numpy()):
+            # MSRA heatmap peak at the keypoint / 4 (64 / 256), rounded
+            peak = np.unravel_index(heatmaps[k].argmax(), (64, 64))
+            np.testing.assert_array_equal(
+                peak[::-1],
+                np.round(keypoints[k] / 4).astype(int))
+        assert sample.metainfo['input_size'] == (256, 256)
+        assert len(sample.metainfo['flip_indices']) == 17
+
+
+def test_median_iqr_and_peak_memory():
+    assert median_iqr([5.0, 1.0, 3.0, 2.0, 4.0]) == (3.0, 2.0)
+    with peak_memory('cpu') as added:
+        block = torch.ones(16 * 2**20)  # 64 MiB, every page written
+        del block
+    assert added[0] >= 0.9 * 64 * 2**20
+
+
+def test_benchmark_tool_tiny():
+    result, table = _tool('benchmark').main([
+        '--configs', PROMPTPOSE, BASELINE, '--batch-size', '2', '--repeats',
+        '1', '--warmup', '0', '--iters', '1', '--no-progress'
+    ])
+    assert result.names == ('PromptPose', 'SimpleBaseline')
+    for metric in METRICS:
+        for name in result.names:
+            values = result.samples[metric][name]
+            assert len(values) == 1 and values[0] > 0
+    # the prompt neck adds parameters
+    params = result.samples['parameters (M)']
+    assert params['PromptPose'][0] > params['SimpleBaseline'][0]
+    # the CLIP text encoder is frozen, the baseline trains everything
+    trainable = result.samples['trainable parameters (M)']
+    assert trainable['PromptPose'][0] < params['PromptPose'][0]
+    assert trainable['SimpleBaseline'][0] == params['SimpleBaseline'][0]
+    lines = table.splitlines()
+    header = [c.strip() for c in lines[0].strip('|').split('|')]
+    assert header == [
+        'metric', 'PromptPose', 'SimpleBaseline',
+        'ratio PromptPose / SimpleBaseline'
+    ]
+    rows = [[c.strip() for c in line.strip('|').split('|')]
+            for line in lines[2:2 + len(METRICS)]]
+    assert [row[0] for row in rows] == list(METRICS)
+    for row in rows:
+        assert float(row[1].split()[0]) > 0 and float(row[2].split()[0]) > 0
+        assert float(row[3]) > 0
+    assert 'machine: CPU' in table and 'torch' in table

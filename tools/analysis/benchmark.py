@@ -1,0 +1,105 @@
+"""Training and inference speed and peak memory: PromptPose vs SimpleBaseline.
+
+Builds both models of a pair with random weights (nothing is loaded or
+downloaded), feeds them a synthetic batch of the configs' input size
+(targets from the config's own codec) and measures them interleaved
+(A, B, A, B, ...) after a warm-up: training steps (forward, backward,
+optimizer step), inference with and without the flip test, and peak memory
+(see promptpose_mm/apis/benchmark.py for exactly what is counted). Prints a
+table of medians (IQR) and the ratio PromptPose / SimpleBaseline, with the
+machine.
+
+Usage::
+
+    python tools/analysis/benchmark.py --pair res50 [--batch-size 16] \\
+        [--repeats 5] [--warmup 2] [--iters 3] [--device cpu]
+    python tools/analysis/benchmark.py --configs A.py B.py
+"""
+import argparse
+import os.path as osp
+from typing import Optional, Sequence, Tuple
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG_DIR = osp.join(ROOT, 'configs', 'promptpose')
+# PromptPose config and its SimpleBaseline (same backbone and input size)
+PAIRS = {
+    'res50': ('td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256.py',
+              'td-hm_clip-rn50_8xb16-210e_ap10k-256x256.py'),
+    'vit-b': ('td-hm_promptpose-clip-vit-b16_8xb16-210e_ap10k-256x256.py',
+              'td-hm_clip-vit-b16_8xb16-210e_ap10k-256x256.py'),
+}
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--pair',
+        choices=sorted(PAIRS),
+        default='res50',
+        help="the paper's configs to compare")
+    parser.add_argument(
+        '--configs',
+        nargs=2,
+        metavar=('CONFIG_A', 'CONFIG_B'),
+        help='compare these two configs instead of --pair')
+    parser.add_argument(
+        '--names',
+        nargs=2,
+        default=('PromptPose', 'SimpleBaseline'),
+        metavar=('NAME_A', 'NAME_B'),
+        help="the two models' names in the table")
+    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument(
+        '--repeats', type=int, default=5, help='timed repeats per metric')
+    parser.add_argument(
+        '--warmup', type=int, default=2, help='untimed steps, each kind')
+    parser.add_argument(
+        '--iters', type=int, default=3, help='steps per timed repeat')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--no-progress', action='store_true', help='no progress bar')
+    args = parser.parse_args(argv)
+    if args.names[0] == args.names[1]:
+        parser.error(f'--names must differ, got {args.names[0]!r} twice')
+    for config in _configs(args):
+        if not osp.isfile(config):
+            parser.error(f'config {config!r} does not exist')
+    return args
+
+
+def _configs(args: argparse.Namespace) -> Tuple[str, str]:
+    if args.configs:
+        return tuple(args.configs)
+    return tuple(osp.join(CONFIG_DIR, name) for name in PAIRS[args.pair])
+
+
+def main(argv: Optional[Sequence[str]] = None):
+    """Run the benchmark; returns ``(BenchmarkResult, table text)``."""
+    args = parse_args(argv)
+    from mmengine.config import Config
+
+    import promptpose_mm  # noqa: F401  (registers the plugin)
+    from promptpose_mm.apis.benchmark import format_table, run_benchmark
+    configs = {
+        name: Config.fromfile(path)
+        for name, path in zip(args.names, _configs(args))
+    }
+    result = run_benchmark(
+        configs,
+        batch_size=args.batch_size,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        iters=args.iters,
+        device=args.device,
+        progress=not args.no_progress,
+        seed=args.seed)
+    table = format_table(result)
+    print('\n'.join(
+        [f'{name}: {path}'
+         for name, path in zip(args.names, _configs(args))] + [table]))
+    return result, table
+
+
+if __name__ == '__main__':
+    main()
