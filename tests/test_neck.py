@@ -9,6 +9,8 @@ from promptpose_mm.models import PromptPoseFeatures
 from promptpose_mm.models.clip import CLIPWeightsError, load_clip_state_dict
 from promptpose_mm.models.necks import (ContextDecoder, PromptEncoder,
                                         PromptPoseNeck, PromptTextEncoder)
+from promptpose_mm.models.necks.text_encoder import causal_attention
+from promptpose_mm.models.utils import EvalCache
 from promptpose_mm.testing import (TINY_CLIP_SPECS, build_tiny_clip,
                                    save_clip_state_dict)
 
@@ -91,6 +93,56 @@ def test_context_vectors_are_inserted_after_sos(clip):
     torch.testing.assert_close(encoder.eval()(), expected, atol=1e-5, rtol=0)
 
 
+def _full_prompts_reference(encoder):
+    """The K full prompts run through open_clip's transformer as a batch."""
+    clip = encoder.clip
+    embedded = clip.token_embedding(encoder.name_tokens)
+    num = embedded.shape[0]
+    x = torch.cat([
+        embedded[:, :1],
+        encoder.context.unsqueeze(0).expand(num, -1, -1), embedded[:, 1:]
+    ],
+                  dim=1)
+    length = x.shape[1]
+    x = clip.transformer(
+        x + clip.positional_embedding[:length],
+        attn_mask=clip.attn_mask[:length, :length])
+    eos = clip.ln_final(x[torch.arange(num), encoder.eos_index])
+    return eos @ clip.text_projection
+
+
+@pytest.mark.parametrize('num_context', [0, 1, 5])
+def test_shared_prefix_equals_full_prompts_with_gradients(clip, num_context):
+    """The shared [SOS] + context run once gives the K full prompts' output
+    and the same gradient on the context vectors."""
+    encoder = _encoder(clip, num_context=num_context).train()
+    weights = torch.randn(K, DIM, generator=torch.Generator().manual_seed(1))
+    out = encoder()
+    (out * weights).sum().backward()
+    grad = encoder.context.grad
+    encoder.context.grad = None
+    expected = _full_prompts_reference(encoder)
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    if num_context:
+        assert grad.abs().sum() > 0
+        torch.testing.assert_close(
+            grad, encoder.context.grad, atol=1e-5, rtol=1e-4)
+    assert all(p.grad is None for p in encoder.clip.parameters())
+
+
+def test_causal_attention_memory_equals_concatenated_sequence():
+    torch.manual_seed(0)
+    attn = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+    memory, x = torch.randn(1, 3, 8), torch.randn(4, 5, 8)
+    full = torch.cat([memory.expand(4, -1, -1), x], dim=1)
+    mask = torch.full((8, 8), float('-inf')).triu(1)
+    expected = attn(full, full, full, attn_mask=mask, need_weights=False)[0]
+    torch.testing.assert_close(
+        causal_attention(attn, x, memory), expected[:, 3:])
+    torch.testing.assert_close(causal_attention(attn, full), expected)
+
+
 def test_text_encoder_full_size_shape():
     encoder = PromptTextEncoder(NAMES[:1])
     assert encoder.prompt_length == 13
@@ -163,6 +215,33 @@ def test_eval_cache_runs_text_transformer_once():
     # The cached value is the value computed afresh.
     fresh = encoder.train()().detach()
     torch.testing.assert_close(encoder.eval()(), fresh)
+
+
+def test_eval_cache_covers_the_prompt_encoder():
+    neck = _neck().eval()
+    calls = []
+    neck.prompt_encoder.register_forward_hook(lambda *args: calls.append(1))
+    feats = _feats()
+    with torch.no_grad():
+        first = neck(feats)
+        neck(_feats(seed=1))
+        neck(tuple(f.flip(-1) if f.dim() == 4 else f for f in feats))
+    assert len(calls) == 1 and neck.text_encoder.num_text_forward == 1
+    prompts = neck.prompts()
+    assert prompts.shape == (K, DIM) and not prompts.requires_grad
+
+    # A prompt-encoder update (not the text encoder's) invalidates it ...
+    with torch.no_grad():
+        neck.prompt_encoder.norm.bias.add_(0.5)
+        second = neck(feats)
+    assert len(calls) == 2
+    assert not torch.allclose(first.score_map, second.score_map)
+    # ... and the cached prompts are the ones computed afresh.
+    fresh = neck.prompt_encoder(neck.text_encoder.train()()).detach()
+    torch.testing.assert_close(neck.eval().prompts(), fresh)
+    # In training they are computed every time, with gradients.
+    neck.train()
+    assert neck.prompts().requires_grad and len(calls) == 4
 
 
 def test_training_mode_recomputes_every_time():
@@ -271,3 +350,26 @@ def test_bad_backbone_output():
         neck((level, ))
     with pytest.raises(ValueError, match='RN50: 1024'):
         neck((level, dense[:, :16], global_feat[:, :16]))
+
+
+def test_eval_cache_notices_loaded_weights_and_dtype_changes():
+    module = torch.nn.Linear(3, 2)
+    cache = EvalCache([module])
+    runs = []
+
+    def compute():
+        runs.append(1)
+        return module.weight.sum()
+
+    value = cache.get(compute)
+    assert cache.get(compute) is value and len(runs) == 1
+    module.load_state_dict({
+        'weight': torch.zeros(2, 3),
+        'bias': torch.zeros(2)
+    })
+    assert cache.get(compute) == 0 and len(runs) == 2
+    module.double()
+    assert cache.get(compute).dtype == torch.float64 and len(runs) == 3
+    cache.clear()
+    cache.get(compute)
+    assert len(runs) == 4

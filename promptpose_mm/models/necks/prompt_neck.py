@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from promptpose_mm.models.clip import load_clip_state_dict
 from promptpose_mm.models.structures import PromptPoseFeatures
+from promptpose_mm.models.utils import EvalCache
 from promptpose_mm.utils.keypoint_names import resolve_keypoint_names
 from .context_decoder import ContextDecoder
 from .prompt_encoder import PromptEncoder
@@ -24,7 +25,9 @@ class PromptPoseNeck(BaseModule):
     prompt encoder (keypoints attend to each other) and by the context
     decoder (prompts attend to the image's global and dense CLIP tokens,
     added as ``text + gamma * refinement``), then compared by cosine
-    similarity with every location of the dense CLIP-space map.
+    similarity with every location of the dense CLIP-space map. The
+    prompts before the context decoder do not depend on the image: in eval
+    mode they are computed once (see :meth:`prompts`).
 
     The keypoint names come from ``keypoint_names`` (used verbatim) or, by
     default, from the dataset's ``metainfo`` (humanized: ``L_F_Paw`` ->
@@ -84,6 +87,12 @@ class PromptPoseNeck(BaseModule):
         self.prompt_encoder = None
         if prompt_encoder is not None:
             self.prompt_encoder = PromptEncoder(embed_dim, **prompt_encoder)
+        # The prompts before the image-dependent context decoder, computed
+        # once in eval mode (inference and flip test).
+        self._prompt_cache = EvalCache([
+            module for module in (self.text_encoder, self.prompt_encoder)
+            if module is not None
+        ])
         if context_decoder is not None:
             self.context_decoder = ContextDecoder(embed_dim, **context_decoder)
             self.gamma = nn.Parameter(torch.full((embed_dim, ), gamma_init))
@@ -142,6 +151,26 @@ class PromptPoseNeck(BaseModule):
             raise ValueError(expected)
         return tuple(levels), dense, global_feat
 
+    def _encode_prompts(self) -> Tensor:
+        text = self.text_encoder()
+        if self.prompt_encoder is not None:
+            text = self.prompt_encoder(text)
+        return text
+
+    def prompts(self) -> Tensor:
+        """The keypoint prompts before the context decoder.
+
+        Text encoder, then prompt encoder. In eval mode they are computed
+        once and reused until one of their parameters changes.
+
+        Returns:
+            Tensor: ``(K, D)``; without gradient in eval mode.
+        """
+        if self.training:
+            self._prompt_cache.clear()
+            return self._encode_prompts()
+        return self._prompt_cache.get(self._encode_prompts)
+
     def forward(self, feats: Sequence[Tensor]) -> PromptPoseFeatures:
         """Compute the prompts and the score map.
 
@@ -155,10 +184,25 @@ class PromptPoseNeck(BaseModule):
             ``dense`` ``(B, D, h, w)`` and ``text`` ``(B, K, D)``.
         """
         levels, dense, global_feat = self._split_feats(feats)
-        text = self.text_encoder()
-        if self.prompt_encoder is not None:
-            text = self.prompt_encoder(text)
-        text = text.unsqueeze(0).expand(dense.shape[0], -1, -1)
+        text, score_map = self.score(self.prompts(), dense, global_feat)
+        return PromptPoseFeatures(
+            visual=levels, score_map=score_map, dense=dense, text=text)
+
+    def score(self, prompts: Tensor, dense: Tensor,
+              global_feat: Tensor) -> Tuple[Tensor, Tensor]:
+        """Adapt the prompts to each image and compare them with its pixels.
+
+        Args:
+            prompts (Tensor): ``(K, D)`` from :meth:`prompts`.
+            dense (Tensor): the dense CLIP-space map ``(B, D, h, w)``.
+            global_feat (Tensor): the global CLIP embedding ``(B, D)``.
+
+        Returns:
+            tuple[Tensor, Tensor]: the prompts after the context decoder
+            ``(B, K, D)`` and the score map ``(B, K, h, w)`` of their cosine
+            similarities with every location.
+        """
+        text = prompts.unsqueeze(0).expand(dense.shape[0], -1, -1)
         if self.context_decoder is not None:
             memory = torch.cat(
                 [global_feat.unsqueeze(1),
@@ -167,5 +211,4 @@ class PromptPoseNeck(BaseModule):
             text = text + self.gamma * self.context_decoder(text, memory)
         score_map = torch.einsum('bdhw,bkd->bkhw', F.normalize(dense, dim=1),
                                  F.normalize(text, dim=2))
-        return PromptPoseFeatures(
-            visual=levels, score_map=score_map, dense=dense, text=text)
+        return text, score_map

@@ -1,19 +1,66 @@
 """CLIP's frozen text transformer with learnable prompt context vectors."""
 import logging
-from typing import Dict, Hashable, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import open_clip
 import torch
+import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from open_clip.transformer import LayerNorm, QuickGELU, TextTransformer
 from torch import Tensor, nn
 
 from promptpose_mm.models.clip import CLIPWeightsError
+from promptpose_mm.models.utils import EvalCache
 
 # The state-dict keys of CLIP's text tower (OpenAI names, top level).
 CLIP_TEXT_PREFIXES = ('token_embedding.', 'positional_embedding',
                       'transformer.', 'ln_final.', 'text_projection')
+
+
+def causal_attention(attn: nn.MultiheadAttention,
+                     x: Tensor,
+                     memory: Optional[Tensor] = None) -> Tensor:
+    """Causal self-attention of ``x`` after a shared ``memory`` prefix.
+
+    Row ``i`` of ``x`` attends to every memory token and to rows ``0..i``
+    of ``x``: the attention output of the last ``S`` tokens of each
+    sequence ``memory + x[n]`` under a causal mask, without repeating the
+    memory's projections per sequence.
+
+    Args:
+        attn (nn.MultiheadAttention): batch-first attention whose packed
+            input projection and output projection are used (no dropout).
+        x (Tensor): normalised tokens ``(N, S, W)``.
+        memory (Tensor, optional): normalised shared tokens ``(1, M, W)``.
+
+    Returns:
+        Tensor: ``(N, S, W)``, after the output projection.
+    """
+    num, length, width = x.shape
+    weight, bias = attn.in_proj_weight, attn.in_proj_bias
+    query, key, value = F.linear(x, weight, bias).chunk(3, dim=-1)
+    shared = 0
+    if memory is not None:
+        shared = memory.shape[1]
+        memory_kv = F.linear(memory, weight[width:], bias[width:])
+        memory_key, memory_value = memory_kv.expand(num, -1, -1).chunk(
+            2, dim=-1)
+        key = torch.cat([memory_key, key], dim=1)
+        value = torch.cat([memory_value, value], dim=1)
+    allowed = torch.ones(
+        length, shared + length, dtype=torch.bool,
+        device=x.device).tril(diagonal=shared)
+
+    def split_heads(tokens: Tensor) -> Tensor:  # (N, n, W) -> (N, h, n, d)
+        return tokens.unflatten(-1, (attn.num_heads, -1)).transpose(1, 2)
+
+    out = F.scaled_dot_product_attention(
+        split_heads(query),
+        split_heads(key),
+        split_heads(value),
+        attn_mask=allowed)
+    return attn.out_proj(out.transpose(1, 2).flatten(2))
 
 
 class PromptTextEncoder(BaseModule):
@@ -89,7 +136,7 @@ class PromptTextEncoder(BaseModule):
         self.register_buffer('eos_index', eos_index, persistent=False)
         self.prompt_length = num_context + tokens.shape[1]
         self.num_text_forward = 0
-        self._cache: Optional[Tuple[Hashable, Tensor]] = None
+        self._cache = EvalCache([self])
 
     def _tokenize(self, names: List[str], name_length: int,
                   context_length: int) -> Tuple[Tensor, Tensor]:
@@ -137,27 +184,39 @@ class PromptTextEncoder(BaseModule):
         return self
 
     def _encode(self) -> Tensor:
-        """Run the text transformer on all prompts: ``(K, D)``."""
+        """Run the text transformer on all prompts: ``(K, D)``.
+
+        Under CLIP's causal mask the ``P = 1 + num_context`` tokens that all
+        prompts share (``[SOS]`` and the context) have the same states in
+        every prompt, so they are run once, and only the ``K`` name parts
+        run per keypoint, attending to the shared part; the result equals
+        running the ``K`` full prompts (``P + S`` tokens each). The shared
+        part's last layer is skipped: only the ``[EOS]`` outputs are used.
+        """
         self.num_text_forward += 1
         clip = self.clip
         dtype = clip.transformer.get_cast_dtype()
+        positions = clip.positional_embedding.to(dtype)
+        shared = 1 + self.num_context
         embedded = clip.token_embedding(self.name_tokens).to(dtype)
-        num = embedded.shape[0]
-        context = self.context.to(dtype).unsqueeze(0).expand(num, -1, -1)
-        x = torch.cat([embedded[:, :1], context, embedded[:, 1:]], dim=1)
-        length = x.shape[1]
-        x = x + clip.positional_embedding[:length].to(dtype)
-        x = clip.transformer(x, attn_mask=clip.attn_mask[:length, :length])
-        x = clip.ln_final(x)
-        eos = x[torch.arange(num, device=x.device), self.eos_index]
-        return eos @ clip.text_projection
-
-    def _cache_key(self) -> Hashable:
-        """Changes whenever ``context`` or a CLIP weight is modified."""
-        context = self.context
-        weights = sum(param._version for param in self.clip.parameters())
-        return (context._version, context.data_ptr(), context.device,
-                context.dtype, weights)
+        prefix = torch.cat(
+            [embedded[:1, :1], self.context.to(dtype)[None]],
+            dim=1) + positions[:shared]  # (1, P, W)
+        names = embedded[:, 1:] + positions[shared:self.prompt_length]
+        blocks = clip.transformer.resblocks
+        for index, block in enumerate(blocks):
+            prefix_in = block.ln_1(prefix)
+            names = names + block.ls_1(
+                causal_attention(block.attn, block.ln_1(names), prefix_in))
+            names = names + block.ls_2(block.mlp(block.ln_2(names)))
+            if index < len(blocks) - 1:
+                prefix = prefix + block.ls_1(
+                    causal_attention(block.attn, prefix_in))
+                prefix = prefix + block.ls_2(block.mlp(block.ln_2(prefix)))
+        num = names.shape[0]
+        eos = names[torch.arange(num, device=names.device),
+                    self.eos_index - shared]
+        return clip.ln_final(eos) @ clip.text_projection
 
     def forward(self) -> Tensor:
         """The keypoint prompt embeddings.
@@ -167,13 +226,9 @@ class PromptTextEncoder(BaseModule):
             without gradient.
         """
         if self.training:
-            self._cache = None
+            self._cache.clear()
             return self._encode()
-        key = self._cache_key()
-        if self._cache is None or self._cache[0] != key:
-            with torch.no_grad():
-                self._cache = (key, self._encode())
-        return self._cache[1]
+        return self._cache.get(self._encode)
 
     def load_clip(self, state: Dict[str, Tensor]) -> None:
         """Load the text tower from a full CLIP state dict, strictly.
@@ -220,4 +275,4 @@ class PromptTextEncoder(BaseModule):
                 'ViT-B/16: embed_dim 512; both width 512, 8 heads, 12 '
                 f'layers): {", ".join(problems)}')
         self.clip.load_state_dict(given, strict=True)
-        self._cache = None
+        self._cache.clear()
