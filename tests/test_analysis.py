@@ -235,3 +235,70 @@ def test_benchmark_tool_tiny():
         assert float(row[1].split()[0]) > 0 and float(row[2].split()[0]) > 0
         assert float(row[3]) > 0
     assert 'machine: CPU' in table and 'torch' in table
+
+
+def test_cost_breakdown_parts_run_what_they_name():
+    from mmengine.config import Config
+
+    from promptpose_mm.apis.benchmark import build_random_model
+    from promptpose_mm.apis.cost_breakdown import part_steps
+    cfg = Config.fromfile(PROMPTPOSE)
+    model = build_random_model(cfg)
+    steps = part_steps(model, synthetic_batch(cfg, 2))
+    assert list(steps) == [
+        'CLIP-space projection', 'prompts (text + prompt encoder)',
+        'context decoder + score map', 'pixel branch + loss', 'semantic loss'
+    ]
+    # the losses run in training only
+    assert 'inference' not in steps['pixel branch + loss']
+    owners = {
+        'CLIP-space projection': model.backbone.clip.attnpool,
+        'prompts (text + prompt encoder)': model.neck.prompt_encoder,
+        'context decoder + score map': model.neck.context_decoder,
+        'pixel branch + loss': model.head.pixel_branch,
+        'semantic loss': model.head.semantic_loss_module,
+    }
+    model.train()
+    for name, owner in owners.items():
+        model.zero_grad(set_to_none=True)
+        steps[name]['training']()
+        # the part's own weights get gradients, nothing else does
+        assert all(p.grad is not None for p in owner.parameters()), name
+        assert model.backbone.clip.layer1[0].conv1.weight.grad is None, name
+        has_context_grad = model.neck.text_encoder.context.grad is not None
+        assert has_context_grad == name.startswith('prompts'), name
+    model.eval()
+    with torch.no_grad():
+        dense, global_feat = steps['CLIP-space projection']['inference']()
+    assert dense.shape[:2] == (2, model.neck.embed_dim)
+
+    baseline = build_random_model(Config.fromfile(BASELINE))
+    with pytest.raises(TypeError, match='needs a PromptPose model'):
+        part_steps(baseline, synthetic_batch(cfg, 2))
+
+
+def test_benchmark_breakdown_table():
+    _, table = _tool('benchmark').main([
+        '--configs', PROMPTPOSE, BASELINE, '--batch-size', '2', '--repeats',
+        '1', '--warmup', '0', '--iters', '1', '--no-progress', '--breakdown'
+    ])
+    lines = table.split('\n\n')[-2].splitlines()
+    rows = {
+        cells[0]: cells[1:]
+        for cells in ([c.strip() for c in line.strip('|').split('|')]
+                      for line in lines[2:])
+    }
+    assert list(rows)[:5] == [
+        'CLIP-space projection', 'prompts (text + prompt encoder)',
+        'context decoder + score map', 'pixel branch + loss', 'semantic loss'
+    ]
+    assert rows['pixel branch + loss'][:2] == ['-', '-']
+    parts = [float(rows[name][2]) for name in list(rows)[:5]]
+    assert all(ms > 0 for ms in parts)
+    total, difference, rest = (
+        float(rows[name][2])
+        for name in ('sum of the parts',
+                     'measured difference of the whole steps',
+                     'rest (difference - parts)'))
+    assert total == pytest.approx(sum(parts), rel=1e-2, abs=0.01)
+    assert rest == pytest.approx(difference - total, rel=1e-2, abs=0.01)

@@ -225,6 +225,8 @@ def test_switching_losses_off():
     # Without the semantic loss the input-space keypoints are not needed.
     losses = no_semantic.loss(_feats(), _samples(transformed=False))
     assert set(losses) == {'loss_kpt', 'acc_pose', 'loss_pixel'}
+    with pytest.raises(RuntimeError, match='semantic_loss=None'):
+        no_semantic.loss_semantic(_feats(), _samples())
 
     plain = _head(pixel_loss=None, semantic_loss=None)
     losses = plain.loss(

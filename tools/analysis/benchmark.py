@@ -58,6 +58,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
+        '--breakdown',
+        action='store_true',
+        help='also time each PromptPose part alone (config A must be a '
+        'PromptPose model) and print how much of the difference each '
+        'explains')
+    parser.add_argument(
         '--no-progress', action='store_true', help='no progress bar')
     args = parser.parse_args(argv)
     if args.names[0] == args.names[1]:
@@ -98,7 +104,49 @@ def main(argv: Optional[Sequence[str]] = None):
     print('\n'.join(
         [f'{name}: {path}'
          for name, path in zip(args.names, _configs(args))] + [table]))
+    if args.breakdown:
+        parts = breakdown(result, configs[args.names[0]], args)
+        print('\n' + parts)
+        table += '\n\n' + parts
     return result, table
+
+
+def breakdown(result, cfg, args: argparse.Namespace) -> str:
+    """Time PromptPose's own parts and tabulate them against the steps."""
+    import torch
+
+    from promptpose_mm.apis.benchmark import (PLAIN_THROUGHPUT,
+                                              TRAIN_THROUGHPUT,
+                                              build_random_model, median_iqr,
+                                              synthetic_batch)
+    from promptpose_mm.apis.cost_breakdown import format_parts, time_parts
+    torch.manual_seed(args.seed)
+    model = build_random_model(cfg, args.device)
+    batch = synthetic_batch(cfg, args.batch_size, args.device, args.seed)
+    parts = time_parts(
+        model,
+        batch,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        device=args.device)
+    first, second = result.names
+    seconds = {}
+    for kind, metric in (('inference', PLAIN_THROUGHPUT), ('training',
+                                                           TRAIN_THROUGHPUT)):
+        seconds[kind] = [
+            result.batch_size / median_iqr(result.samples[metric][name])[0]
+            for name in (first, second)
+        ]
+    return format_parts(
+        parts,
+        baseline={
+            kind: both[1]
+            for kind, both in seconds.items()
+        },
+        difference={
+            kind: both[0] - both[1]
+            for kind, both in seconds.items()
+        })
 
 
 if __name__ == '__main__':

@@ -226,24 +226,53 @@ class PromptPoseHead(HeatmapHead):
             and ``loss_semantic`` (when those losses are configured).
         """
         losses = super().loss(feats, batch_data_samples, train_cfg)
-        keypoint_weights = torch.cat([
+        if self.pixel_loss_module is not None:
+            losses['loss_pixel'] = self.loss_pixel(feats, batch_data_samples)
+        if self.semantic_loss_module is not None:
+            losses['loss_semantic'] = self.loss_semantic(
+                feats, batch_data_samples)
+        return losses
+
+    def loss_pixel(self, feats: PromptPoseFeatures,
+                   batch_data_samples: OptSampleList) -> Tensor:
+        """The pixel-level loss: the pixel branch's maps against the target
+        heatmaps ``gt_fields.heatmaps``, weighted per keypoint.
+
+        Returns:
+            Tensor: the weighted scalar loss.
+        """
+        gt_heatmaps = torch.stack(
+            [d.gt_fields.heatmaps for d in batch_data_samples])
+        return self.pixel_loss_module(
+            self.forward_pixel(feats), gt_heatmaps,
+            self._keypoint_weights(batch_data_samples))
+
+    def loss_semantic(self, feats: PromptPoseFeatures,
+                      batch_data_samples: OptSampleList) -> Tensor:
+        """The semantic-level loss: ``feats.dense`` sampled at the
+        ground-truth keypoints, contrasted with the prompts ``feats.text``;
+        only keypoints with a positive weight inside the crop take part.
+
+        Returns:
+            Tensor: the weighted scalar loss.
+        """
+        if self.semantic_loss_module is None:
+            raise RuntimeError('PromptPoseHead was built with '
+                               'semantic_loss=None and has no semantic loss.')
+        keypoints, input_size = self._input_keypoints(batch_data_samples,
+                                                      feats.dense.device)
+        point_feats = sample_keypoint_features(feats.dense, keypoints,
+                                               input_size)
+        valid = (self._keypoint_weights(batch_data_samples) > 0) & (
+            keypoints_inside(keypoints, input_size))
+        return self.semantic_loss_module(point_feats, feats.text, valid)
+
+    @staticmethod
+    def _keypoint_weights(batch_data_samples: OptSampleList) -> Tensor:
+        """``(B, K)`` from ``gt_instance_labels.keypoint_weights``."""
+        return torch.cat([
             d.gt_instance_labels.keypoint_weights for d in batch_data_samples
         ])
-        if self.pixel_loss_module is not None:
-            gt_heatmaps = torch.stack(
-                [d.gt_fields.heatmaps for d in batch_data_samples])
-            losses['loss_pixel'] = self.pixel_loss_module(
-                self.forward_pixel(feats), gt_heatmaps, keypoint_weights)
-        if self.semantic_loss_module is not None:
-            keypoints, input_size = self._input_keypoints(
-                batch_data_samples, feats.dense.device)
-            point_feats = sample_keypoint_features(feats.dense, keypoints,
-                                                   input_size)
-            valid = (keypoint_weights > 0) & keypoints_inside(
-                keypoints, input_size)
-            losses['loss_semantic'] = self.semantic_loss_module(
-                point_feats, feats.text, valid)
-        return losses
 
     @staticmethod
     def _input_keypoints(batch_data_samples: OptSampleList,
