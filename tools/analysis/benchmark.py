@@ -7,12 +7,13 @@ downloaded), feeds them a synthetic batch of the configs' input size
 optimizer step), inference with and without the flip test, and peak memory
 (see promptpose_mm/apis/benchmark.py for exactly what is counted). Prints a
 table of medians (IQR) and the ratio PromptPose / SimpleBaseline, with the
-machine.
+machine. ``--breakdown`` adds a table of each PromptPose part timed alone
+(promptpose_mm/apis/cost_breakdown.py) against SimpleBaseline's step.
 
 Usage::
 
     python tools/analysis/benchmark.py --pair res50 [--batch-size 16] \\
-        [--repeats 5] [--warmup 2] [--iters 3] [--device cpu]
+        [--repeats 5] [--warmup 2] [--iters 3] [--device cpu] [--breakdown]
     python tools/analysis/benchmark.py --configs A.py B.py
 """
 import argparse
