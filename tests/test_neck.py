@@ -373,3 +373,16 @@ def test_eval_cache_notices_loaded_weights_and_dtype_changes():
     cache.clear()
     cache.get(compute)
     assert len(runs) == 4
+
+
+def test_deep_copy_caches_its_own_prompts():
+    """EMA hooks and model copies deep-copy the neck: the copy's cache
+    must follow the copy's weights, not the original's."""
+    import copy
+    neck = _neck().eval()
+    original = neck.prompts().clone()
+    twin = copy.deepcopy(neck)
+    with torch.no_grad():
+        twin.prompt_encoder.norm.bias.add_(1.0)
+    torch.testing.assert_close(neck.prompts(), original)
+    torch.testing.assert_close(twin.prompts(), original + 1.0)
