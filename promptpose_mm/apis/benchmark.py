@@ -430,6 +430,21 @@ def median_iqr(values: Sequence[float]) -> tuple:
     return float(median), float(q75 - q25)
 
 
+def markdown_table(header: Sequence[str],
+                   rows: Sequence[Sequence[str]]) -> List[str]:
+    """The lines of a Markdown table with padded columns."""
+    widths = [
+        max(len(row[i]) for row in [header, *rows])
+        for i in range(len(header))
+    ]
+    lines = [
+        '| ' + ' | '.join(c.ljust(w) for c, w in zip(row, widths)) + ' |'
+        for row in [header, *rows]
+    ]
+    lines.insert(1, '|' + '|'.join('-' * (w + 2) for w in widths) + '|')
+    return lines
+
+
 def format_table(result: BenchmarkResult) -> str:
     """The result as a Markdown table: median (IQR) per model, ratio A/B.
 
@@ -450,12 +465,7 @@ def format_table(result: BenchmarkResult) -> str:
         ratio = medians[0] / medians[1] if medians[1] else float('nan')
         cells.append(f'{ratio:.3f}')
         rows.append(cells)
-    widths = [max(len(row[i]) for row in [header] + rows) for i in range(4)]
-    lines = [
-        '| ' + ' | '.join(c.ljust(w) for c, w in zip(row, widths)) + ' |'
-        for row in [header] + rows
-    ]
-    lines.insert(1, '|' + '|'.join('-' * (w + 2) for w in widths) + '|')
+    lines = markdown_table(header, rows)
     repeats = len(result.samples[TRAIN_THROUGHPUT][first])
     lines += [
         '',

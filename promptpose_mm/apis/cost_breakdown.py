@@ -30,7 +30,7 @@ from torch import Tensor
 from promptpose_mm.models.heads import PromptPoseHead
 from promptpose_mm.models.necks import PromptPoseNeck
 from promptpose_mm.models.structures import PromptPoseFeatures
-from .benchmark import _synchronize
+from .benchmark import _synchronize, markdown_table
 
 Step = Callable[[], object]
 
@@ -217,14 +217,6 @@ def format_parts(parts: Sequence[PartTime], baseline: Dict[str, float],
         'PromptPose part', 'inference ms', '% of SB inference', 'training ms',
         '% of SB training'
     ]
-    widths = [max(len(row[i]) for row in [header] + rows) for i in range(5)]
-    lines = [
-        '| ' + ' | '.join(c.ljust(w) for c, w in zip(row, widths)) + ' |'
-        for row in [header] + rows
-    ]
-    lines.insert(1, '|' + '|'.join('-' * (w + 2) for w in widths) + '|')
-    return '\n'.join(lines + [
-        '',
-        'ms per batch (median); SB: SimpleBaseline, inference without flip '
-        'test; training: forward + backward of the part alone'
-    ])
+    note = ('ms per batch (median); SB: SimpleBaseline, inference without '
+            'flip test; training: forward + backward of the part alone')
+    return '\n'.join(markdown_table(header, rows) + ['', note])
