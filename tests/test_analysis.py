@@ -302,3 +302,33 @@ def test_benchmark_breakdown_table():
                      'rest (difference - parts)'))
     assert total == pytest.approx(sum(parts), rel=1e-2, abs=0.01)
     assert rest == pytest.approx(difference - total, rel=1e-2, abs=0.01)
+
+
+def test_benchmark_arithmetic_per_image():
+    from mmengine.config import Config
+
+    from promptpose_mm.apis.benchmark import _Bench
+    counts = {}
+    for name, path in (('PromptPose', PROMPTPOSE), ('SimpleBaseline',
+                                                    BASELINE)):
+        for batch in (1, 2):
+            torch.manual_seed(0)
+            bench = _Bench(Config.fromfile(path), batch, 'cpu', 0)
+            counts[name, batch] = (bench.gmacs_per_image('plain'),
+                                   bench.gmacs_per_image('train'))
+    # inference work is per image (PromptPose's prompts are computed once
+    # for the weights, before the counted step)
+    for name in ('PromptPose', 'SimpleBaseline'):
+        assert counts[name, 1][0] == pytest.approx(
+            counts[name, 2][0], rel=1e-6)
+    # a training step is about three forwards: forward, then backward to
+    # both the inputs and the weights of every layer
+    plain, train = counts['SimpleBaseline', 2]
+    assert 2.5 * plain < train < 3.5 * plain
+    # SimpleBaseline's training work is per image; PromptPose's includes
+    # the text encoder once per batch, shared by the images of a batch
+    assert counts['SimpleBaseline', 1][1] == pytest.approx(
+        counts['SimpleBaseline', 2][1], rel=1e-6)
+    assert counts['PromptPose', 2][1] < counts['PromptPose', 1][1]
+    # the dense CLIP projection and the neck are extra work
+    assert counts['PromptPose', 1][0] > counts['SimpleBaseline', 1][0]

@@ -9,7 +9,10 @@ interleaved model by model (A, B, A, B, ...) after a warm-up:
   losses, backward, optimizer step) with the config's optimizer;
 * inference throughput: ``model.test_step`` (MMPose's predict path with
   decoding), with the flip test and without;
-* peak memory of a training step and of a flip-test inference step.
+* peak memory of a training step and of a flip-test inference step;
+* once, before the timing: the arithmetic of a training step and of an
+  inference step without flip test, in multiply-accumulates per image
+  (the same on every machine, see :meth:`_Bench.gmacs_per_image`).
 
 Peak memory is the model's resident state, counted from its tensors
 (parameters and buffers, plus the optimizer state for training), plus the
@@ -46,6 +49,7 @@ from mmpose.apis.inference import dataset_meta_from_config
 from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.structures import PoseDataSample
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 MiB = 2.0**20
 
@@ -54,15 +58,20 @@ FLIP_THROUGHPUT = 'inference, flip test (img/s)'
 PLAIN_THROUGHPUT = 'inference, no flip (img/s)'
 TRAIN_MEMORY = 'train peak memory (MiB)'
 INFERENCE_MEMORY = 'inference peak memory (MiB)'
+TRAIN_ARITHMETIC = 'train arithmetic (GMAC/img)'
+INFERENCE_ARITHMETIC = 'inference arithmetic, no flip (GMAC/img)'
 PARAMETERS = 'parameters (M)'
 TRAINABLE = 'trainable parameters (M)'
 # the rows of the table, in order
 METRICS = (TRAIN_THROUGHPUT, FLIP_THROUGHPUT, PLAIN_THROUGHPUT, TRAIN_MEMORY,
-           INFERENCE_MEMORY, PARAMETERS, TRAINABLE)
+           INFERENCE_MEMORY, TRAIN_ARITHMETIC, INFERENCE_ARITHMETIC,
+           PARAMETERS, TRAINABLE)
 # what each timed step runs: 'train', test with flip, test without
 _THROUGHPUT_MODES = ((TRAIN_THROUGHPUT, 'train'), (FLIP_THROUGHPUT, 'flip'),
                      (PLAIN_THROUGHPUT, 'plain'))
 _MEMORY_MODES = ((TRAIN_MEMORY, 'train'), (INFERENCE_MEMORY, 'flip'))
+_ARITHMETIC_MODES = ((TRAIN_ARITHMETIC, 'train'), (INFERENCE_ARITHMETIC,
+                                                   'plain'))
 
 
 class BenchmarkResult(NamedTuple):
@@ -208,17 +217,32 @@ class _Bench:
             logger.setLevel(level)
         self.batch = synthetic_batch(cfg, batch_size, device, seed)
         self.flip_test = bool(self.model.test_cfg.get('flip_test', False))
+        # training changed the weights since the last inference step
+        self.trained = True
 
     def step(self, mode: str) -> None:
         """Run one step: ``'train'``, ``'flip'`` or ``'plain'`` (test)."""
         if mode == 'train':
             self.model.train()
             self.model.train_step(self.batch, self.optim_wrapper)
+            self.trained = True
             return
         self.model.eval()
         self.model.test_cfg['flip_test'] = mode == 'flip'
         with torch.no_grad():
             self.model.test_step(self.batch)
+        self.trained = False
+
+    def settle(self, mode: str) -> None:
+        """Before measuring inference, run one untimed inference step if
+        training changed the weights since the last one.
+
+        A deployed model computes what depends only on its weights once
+        (PromptPose's prompts, cached in eval mode); without this the first
+        inference step after the benchmark's training steps would count it.
+        """
+        if mode != 'train' and self.trained:
+            self.step(mode)
 
     def state_bytes(self, mode: str) -> int:
         """Bytes of parameters and buffers (and optimizer state to train)."""
@@ -229,6 +253,20 @@ class _Bench:
                     v for v in state.values() if isinstance(v, torch.Tensor)
                 ]
         return sum(t.numel() * t.element_size() for t in tensors)
+
+    def gmacs_per_image(self, mode: str) -> float:
+        """Multiply-accumulates of one step per image, in billions.
+
+        Counted by ``torch.utils.flop_counter.FlopCounterMode`` (matrix
+        products, convolutions and attention, backward included; not the
+        element-wise operations or the optimizer's update), halved to MACs.
+        It does not depend on the machine, so it tells a slow implementation
+        from work the model has to do.
+        """
+        self.settle(mode)
+        with FlopCounterMode(display=False) as counter:
+            self.step(mode)
+        return counter.get_total_flops() / 2e9 / len(self.batch['inputs'])
 
     def num_parameters(self, trainable: bool = False) -> int:
         """All parameters, or only those with ``requires_grad``."""
@@ -388,6 +426,8 @@ def run_benchmark(configs: Dict[str, Config],
         benches[name] = _Bench(cfg, batch_size, device, seed)
     samples = {metric: {name: [] for name in names} for metric in METRICS}
     for name, bench in benches.items():
+        for metric, mode in _ARITHMETIC_MODES:
+            samples[metric][name] = [bench.gmacs_per_image(mode)] * repeats
         samples[PARAMETERS][name] = [bench.num_parameters() / 1e6] * repeats
         samples[TRAINABLE][name] = [bench.num_parameters(True) / 1e6] * repeats
     steps_per_model = (
@@ -406,11 +446,13 @@ def run_benchmark(configs: Dict[str, Config],
     for _ in range(repeats):
         for metric, mode in _THROUGHPUT_MODES:
             for name, bench in benches.items():
+                bench.settle(mode)
                 seconds = _timed(lambda: bench.step(mode), iters, device)
                 samples[metric][name].append(batch_size * iters / seconds)
                 bar.update(iters)
         for metric, mode in _MEMORY_MODES:
             for name, bench in benches.items():
+                bench.settle(mode)
                 with peak_memory(device) as added:
                     bench.step(mode)
                 total = bench.state_bytes(mode) + added[0]
