@@ -367,7 +367,9 @@ def describe_machine(device: str) -> str:
     return text
 
 
-def _timed(step: Callable[[], None], iters: int, device: str) -> float:
+def timed(step: Callable[[], object], iters: int, device: str) -> float:
+    """Seconds that ``iters`` calls of ``step`` take, the device's queued
+    work included (CUDA is synchronised before and after)."""
     _synchronize(device)
     start = time.perf_counter()
     for _ in range(iters):
@@ -447,7 +449,7 @@ def run_benchmark(configs: Dict[str, Config],
         for metric, mode in _THROUGHPUT_MODES:
             for name, bench in benches.items():
                 bench.settle(mode)
-                seconds = _timed(lambda: bench.step(mode), iters, device)
+                seconds = timed(lambda: bench.step(mode), iters, device)
                 samples[metric][name].append(batch_size * iters / seconds)
                 bar.update(iters)
         for metric, mode in _MEMORY_MODES:

@@ -20,7 +20,6 @@ which costs what the real backward costs. What the parts do not explain
 on the extra parameters) is the difference of the whole steps minus the
 parts.
 """
-import time
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -30,7 +29,7 @@ from torch import Tensor
 from promptpose_mm.models.heads import PromptPoseHead
 from promptpose_mm.models.necks import PromptPoseNeck
 from promptpose_mm.models.structures import PromptPoseFeatures
-from .benchmark import _synchronize, markdown_table
+from .benchmark import markdown_table, timed
 
 Step = Callable[[], object]
 
@@ -64,14 +63,7 @@ def _median_seconds(step: Step, repeats: int, warmup: int,
                     device: str) -> float:
     for _ in range(warmup):
         step()
-    seconds = []
-    for _ in range(repeats):
-        _synchronize(device)
-        start = time.perf_counter()
-        step()
-        _synchronize(device)
-        seconds.append(time.perf_counter() - start)
-    return float(np.median(seconds))
+    return float(np.median([timed(step, 1, device) for _ in range(repeats)]))
 
 
 def part_steps(model: torch.nn.Module,

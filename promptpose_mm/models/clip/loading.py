@@ -17,7 +17,6 @@ Sources understood by :func:`load_clip_state_dict`:
   (downloaded and cached by open_clip where a network exists);
 * an ``http(s)://`` URL to either kind of file (downloaded and cached).
 """
-import os
 import os.path as osp
 import zipfile
 from typing import Dict, Optional
@@ -148,9 +147,3 @@ def sub_state_dict(state: Dict[str, Tensor], prefix: str) -> Dict[str, Tensor]:
         key[len(prefix):]: value
         for key, value in state.items() if key.startswith(prefix)
     }
-
-
-def default_cache_dir() -> str:
-    """Where this plugin asks open_clip to cache downloads."""
-    return os.environ.get('PROMPTPOSE_CLIP_CACHE',
-                          osp.expanduser('~/.cache/clip'))
