@@ -19,8 +19,12 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${VENV:-$ROOT/.venv}"
-CACHE="${PROMPTPOSE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/promptpose_mm}"
+# Every path is made absolute here, against the caller's working directory:
+# the builds below run from other folders (an unpacked sdist), where a
+# relative VENV or cache path would name nothing.
+abspath() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
+VENV="$(abspath "${VENV:-$ROOT/.venv}")"
+CACHE="$(abspath "${PROMPTPOSE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/promptpose_mm}")"
 PYTHON="${PYTHON:-}"
 
 TORCH_VERSION=2.14.1
