@@ -2,26 +2,33 @@
 
 A synthetic CLAMP checkpoint is written from a tiny plugin model by the
 inverse mapping below, which spells CLAMP's key names out independently of
-the converter's rules (github.com/xuzhang1199/CLAMP, MMPose 0.x). Converted
-back, it must give the original model's outputs; CLAMP's own formulas (ViT
-class token with the class embedding added twice, the context decoder's
-separate q/k/v projections) are computed here from the CLAMP tensors and
-must equal the converted model's.
+the converter's rules (github.com/xuzhang1199/CLAMP at its HEAD 9ed65d7,
+MMPose 0.x). Converted back, it must give the original model's outputs;
+CLAMP's own formulas (its ResNet with the attention pool at every location,
+its ViT with the class embedding added twice, the text encoder with the
+context after [SOS], the prompt encoder, the context decoder with
+separate bias-free q/k/v projections and dropout only after projections,
+the score map, the keypoint head and the pixel branch) are computed here
+from the CLAMP tensors alone and must equal the converted model's, built
+from the config the converter writes, with CLAMP's keypoint words.
 """
 import importlib.util
 import os.path as osp
-import re
 
+import open_clip
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
+from mmpose.apis import init_model
 from open_clip.transformer import QuickGELU
 
 import promptpose_mm  # noqa: F401  (registers, allows MMEngine types)
 from promptpose_mm.converters import (CLAMP_AP10K_KEYPOINT_NAMES,
                                       CLAMPConversionError, build_target_model,
+                                      clamp_keypoint_names,
+                                      clamp_keypoint_names_from_meta,
                                       convert_clamp_checkpoint,
                                       convert_clamp_state_dict)
 from promptpose_mm.testing import TINY_CLIP_SPECS
@@ -63,8 +70,8 @@ def build(kind: str, seed: int):
 
 @torch.no_grad()
 def perturbed(model, seed: int = 1):
-    """Every weight random and far from its init, so a mis-mapped key shows;
-    the context decoder's q/k/v biases zero, as CLAMP has none."""
+    """Every weight random and far from its init, so a mis-mapped key
+    shows."""
     gen = torch.Generator().manual_seed(seed)
     for name, tensor in model.state_dict().items():
         if not tensor.is_floating_point():
@@ -72,8 +79,6 @@ def perturbed(model, seed: int = 1):
         noise = torch.randn(tensor.shape, generator=gen)
         if name.endswith('running_var'):
             tensor.copy_(0.5 + noise.abs())
-        elif 'context_decoder' in name and name.endswith('in_proj_bias'):
-            tensor.zero_()
         else:
             tensor.add_(0.1 * noise)
     model.neck.gamma.fill_(0.5)  # the context decoder's output matters
@@ -91,14 +96,17 @@ _PREFIXES = (
     ('head.pixel_branch.', 'upconv_head.'),
     ('head.', 'keypoint_head.'),
 )
-_DECODER_PARTS = {
-    'linear1': 'mlp.0',
-    'linear2': 'mlp.3',
-    'norm1': 'norm1',
-    'norm2': 'norm2',
-    'norm3': 'norm3'
+# the parameters of one layer of CLAMP's (DenseCLIP's) context decoder
+_CLAMP_DECODER_LAYER = {
+    f'{attn}.{part}'
+    for attn in ('self_attn', 'cross_attn')
+    for part in ('q_proj.weight', 'k_proj.weight', 'v_proj.weight',
+                 'proj.weight', 'proj.bias')
+} | {
+    f'{part}.{kind}'
+    for part in ('norm1', 'norm2', 'norm3', 'mlp.0', 'mlp.3')
+    for kind in ('weight', 'bias')
 }
-_ATTENTION = {'self_attn': 'self_attn', 'multihead_attn': 'cross_attn'}
 # configuration buffers of ours that CLAMP has no counterpart for
 _NOT_IN_CLAMP = ('backbone.pos_embed_grid', )
 
@@ -110,29 +118,12 @@ def to_clamp(state, kind: str, text_positions: int) -> dict:
         if key in _NOT_IN_CLAMP:
             continue
         value = value.clone()
-        match = re.fullmatch(
-            r'neck\.context_decoder\.decoder\.(\d+)\.'
-            r'(\w+)\.(.+)', key)
         if key == 'neck.text_encoder.context':
             out['contexts'] = value[None]  # (1, n, W)
         elif key == 'neck.gamma':
             out['gamma'] = value
         elif key == 'head.semantic_loss_module.logit_scale':
             out['logit_scale'] = value
-        elif match and match.group(2) in _ATTENTION:
-            layer, attn, rest = match.groups()
-            prefix = f'context_decoder.decoder.{layer}.{_ATTENTION[attn]}.'
-            if rest == 'in_proj_weight':
-                for part, chunk in zip('qkv', value.chunk(3)):
-                    out[f'{prefix}{part}_proj.weight'] = chunk
-            elif rest == 'in_proj_bias':
-                assert not value.any(), 'CLAMP has no q/k/v bias'
-            else:
-                out[prefix + rest.replace('out_proj.', 'proj.')] = value
-        elif match:
-            layer, part, rest = match.groups()
-            out[f'context_decoder.decoder.{layer}.{_DECODER_PARTS[part]}.'
-                f'{rest}'] = value
         elif key.startswith('neck.context_decoder.'):
             out[key[len('neck.'):]] = value
         else:
@@ -154,11 +145,19 @@ def to_clamp(state, kind: str, text_positions: int) -> dict:
     return out
 
 
-def save_clamp(state, path) -> str:
-    """As CLAMP's MMCV 1.x runner saves a checkpoint."""
+def save_clamp(state, path, class_names=None) -> str:
+    """As CLAMP's MMCV 1.x runner saves a checkpoint; with ``class_names``
+    its meta holds the config text as MMPose 0.x's train.py saves it."""
+    meta = dict(epoch=210, iter=1000, mmcv_version='1.3.8')
+    if class_names is not None:
+        meta['config'] = (
+            "model = dict(\n    type='CLAMP',\n    context_length=5,\n"
+            f'    class_names={list(class_names)!r},\n'
+            "    text_encoder=dict(type='CLIPTextContextEncoder'))\n"
+            'data = dict(samples_per_gpu=64)\n')
     torch.save(
         dict(
-            meta=dict(epoch=210, iter=1000, mmcv_version='1.3.8'),
+            meta=meta,
             state_dict=state,
             optimizer=dict(state={}, param_groups=[dict(lr=5e-4)])), str(path))
     return str(path)
@@ -212,6 +211,9 @@ def test_clamp_keys_are_clamp_layout(case):
     assert 'context_decoder.decoder.0.self_attn.q_proj.weight' in clamp
     assert 'context_decoder.decoder.0.cross_attn.proj.bias' in clamp
     assert 'upconv_head.final_layer.weight' in clamp
+    layer = 'context_decoder.decoder.0.'
+    assert {key[len(layer):]
+            for key in clamp if key.startswith(layer)} == _CLAMP_DECODER_LAYER
     marker = dict(
         vit='backbone.class_embedding',
         resnet='backbone.attnpool.q_proj.weight')[kind]
@@ -323,8 +325,9 @@ def test_vit_class_embedding_folded(vit_case):
         dense.flatten(2).transpose(1, 2), x[:, 1:], atol=ATOL, rtol=0)
 
 
-def _clamp_attention(clamp, prefix, query, key, heads):
-    """CLAMP's Attention (separate q/k/v projections, no bias)."""
+def _clamp_attention(clamp, prefix, query, key, heads, drop=0.0):
+    """CLAMP's Attention (separate q/k/v projections, no bias; no dropout
+    on the attention probabilities, ``drop`` after the projection)."""
     batch, num, width = query.shape
     head_dim = width // heads
 
@@ -335,20 +338,34 @@ def _clamp_attention(clamp, prefix, query, key, heads):
     q, k, v = project(query, 'q'), project(key, 'k'), project(key, 'v')
     attn = torch.einsum('bnkc,bmkc->bknm', q, k) * head_dim**-0.5
     x = torch.einsum('bknm,bmkc->bnkc', attn.softmax(dim=-1), v)
-    return F.linear(
+    x = F.linear(
         x.reshape(batch, num, width), clamp[prefix + 'proj.weight'],
         clamp[prefix + 'proj.bias'])
+    return F.dropout(x, drop, training=drop > 0)
 
 
-def _clamp_context_decoder(clamp, text, visual, layers, heads):
-    """CLAMP's ContextDecoder.forward in eval mode."""
+def _norm(clamp, x, name):
+    return F.layer_norm(x, x.shape[-1:], clamp[f'{name}.weight'],
+                        clamp[f'{name}.bias'])
+
+
+def _linear(clamp, x, name):
+    return F.linear(x, clamp[f'{name}.weight'], clamp[f'{name}.bias'])
+
+
+def _clamp_context_decoder(clamp, text, visual, layers, heads, drop=0.0):
+    """CLAMP's ContextDecoder.forward; ``drop > 0``: in train mode with that
+    dropout (after each attention projection, inside and after the MLP,
+    drawn in this order)."""
 
     def norm(x, name):
-        return F.layer_norm(x, x.shape[-1:], clamp[f'{name}.weight'],
-                            clamp[f'{name}.bias'])
+        return _norm(clamp, x, name)
 
     def linear(x, name):
-        return F.linear(x, clamp[f'{name}.weight'], clamp[f'{name}.bias'])
+        return _linear(clamp, x, name)
+
+    def dropout(x):
+        return F.dropout(x, drop, training=drop > 0)
 
     pre = 'context_decoder.'
     memory = norm(
@@ -358,12 +375,20 @@ def _clamp_context_decoder(clamp, text, visual, layers, heads):
     for index in range(layers):
         layer = f'{pre}decoder.{index}.'
         h = norm(x, layer + 'norm1')
-        x = x + _clamp_attention(clamp, layer + 'self_attn.', h, h, heads)
+        x = x + _clamp_attention(clamp, layer + 'self_attn.', h, h, heads,
+                                 drop)
         x = x + _clamp_attention(clamp, layer + 'cross_attn.',
-                                 norm(x, layer + 'norm2'), memory, heads)
+                                 norm(x, layer + 'norm2'), memory, heads, drop)
         hidden = F.gelu(linear(norm(x, layer + 'norm3'), layer + 'mlp.0'))
-        x = x + linear(hidden, layer + 'mlp.3')
+        x = x + dropout(linear(dropout(hidden), layer + 'mlp.3'))
     return linear(norm(x, pre + 'out_proj.0'), pre + 'out_proj.1')
+
+
+def _decoder_inputs(fresh):
+    gen = torch.Generator().manual_seed(4)
+    dim = fresh.neck.embed_dim
+    return (torch.randn(2, 17, dim, generator=gen),
+            torch.randn(2, 1 + 64, dim, generator=gen))
 
 
 @torch.no_grad()
@@ -372,10 +397,7 @@ def test_context_decoder_equals_clamp_formula(case):
     result = convert_clamp_state_dict(clamp, fresh.state_dict())
     fresh.load_state_dict(result.state_dict, strict=True)
     decoder = fresh.neck.context_decoder
-    gen = torch.Generator().manual_seed(4)
-    dim = fresh.neck.embed_dim
-    text = torch.randn(2, 17, dim, generator=gen)
-    visual = torch.randn(2, 1 + 64, dim, generator=gen)
+    text, visual = _decoder_inputs(fresh)
     heads = decoder.decoder[0].self_attn.num_heads
     expected = _clamp_context_decoder(clamp, text, visual,
                                       len(decoder.decoder), heads)
@@ -383,18 +405,332 @@ def test_context_decoder_equals_clamp_formula(case):
         decoder(text, visual), expected, atol=ATOL, rtol=0)
 
 
+@torch.no_grad()
+def test_context_decoder_train_mode_drops_as_clamp(resnet_case):
+    """In train mode the same dropout masks (same seed, same order) give
+    CLAMP's output: dropout after the projections and in the MLP only, none
+    on the attention probabilities."""
+    _, _, clamp, fresh = resnet_case
+    result = convert_clamp_state_dict(clamp, fresh.state_dict())
+    fresh.load_state_dict(result.state_dict, strict=True)
+    decoder = fresh.neck.context_decoder.train()
+    text, visual = _decoder_inputs(fresh)
+    heads = decoder.decoder[0].self_attn.num_heads
+    drops = {m.p for m in decoder.modules() if isinstance(m, torch.nn.Dropout)}
+    assert drops == {0.1}
+    torch.manual_seed(11)
+    actual = decoder(text, visual)
+    torch.manual_seed(11)
+    expected = _clamp_context_decoder(
+        clamp, text, visual, len(decoder.decoder), heads, drop=0.1)
+    torch.testing.assert_close(actual, expected, atol=ATOL, rtol=0)
+    # the dropout acts (another seed, another output)
+    torch.manual_seed(12)
+    assert (decoder(text, visual) - actual).abs().max() > 1e-3
+    decoder.eval()
+
+
+# ---------------------------------------------------------------------------
+# End to end: the written config, CLAMP's words, CLAMP's formulas
+# ---------------------------------------------------------------------------
+def _clip_block(clamp, prefix, x, heads, mask=None):
+    """CLIP's ResidualAttentionBlock (QuickGELU) on batch-first ``x``."""
+    seq = x.transpose(0, 1)
+    width = seq.shape[-1]
+    normed = _norm(clamp, seq, prefix + 'ln_1')
+    attn, _ = F.multi_head_attention_forward(
+        normed,
+        normed,
+        normed,
+        width,
+        heads,
+        clamp[prefix + 'attn.in_proj_weight'],
+        clamp[prefix + 'attn.in_proj_bias'],
+        None,
+        None,
+        False,
+        0.0,
+        clamp[prefix + 'attn.out_proj.weight'],
+        clamp[prefix + 'attn.out_proj.bias'],
+        training=False,
+        need_weights=False,
+        attn_mask=mask)
+    seq = seq + attn
+    hidden = _linear(clamp, _norm(clamp, seq, prefix + 'ln_2'),
+                     prefix + 'mlp.c_fc')
+    seq = seq + _linear(clamp, hidden * torch.sigmoid(1.702 * hidden),
+                        prefix + 'mlp.c_proj')
+    return seq.transpose(0, 1)
+
+
+def _blocks(clamp, prefix):
+    return sorted({
+        int(key[len(prefix):].split('.')[0])
+        for key in clamp if key.startswith(prefix)
+    })
+
+
+def _clamp_text(clamp, names, heads):
+    """CLIPTextContextEncoder.forward with CLAMP's contexts: (K, D)."""
+    contexts = clamp['contexts']  # (1, n, W)
+    pos = clamp['text_encoder.positional_embedding']  # (n + N1, W)
+    n_ctx = contexts.shape[1]
+    tokens = open_clip.tokenize(names, context_length=pos.shape[0] - n_ctx)
+    # CLAMP's tokenize refuses names longer than its context_length
+    assert open_clip.tokenize(names).argmax(-1).max() < tokens.shape[1]
+    embedded = clamp['text_encoder.token_embedding.weight'][tokens]
+    num = len(names)
+    x = torch.cat(
+        [embedded[:, :1],
+         contexts.expand(num, -1, -1), embedded[:, 1:]],
+        dim=1) + pos
+    length = x.shape[1]
+    mask = torch.full((length, length), float('-inf')).triu(1)
+    prefix = 'text_encoder.transformer.resblocks.'
+    for index in _blocks(clamp, prefix):
+        x = _clip_block(clamp, f'{prefix}{index}.', x, heads, mask)
+    x = _norm(clamp, x, 'text_encoder.ln_final')
+    eos = tokens.argmax(dim=-1) + n_ctx
+    return x[torch.arange(num), eos] @ clamp['text_encoder.text_projection']
+
+
+def _bn(clamp, x, name):
+    return F.batch_norm(x, clamp[f'{name}.running_mean'],
+                        clamp[f'{name}.running_var'], clamp[f'{name}.weight'],
+                        clamp[f'{name}.bias'], False, 0.0, 1e-5)
+
+
+def _clamp_resnet(clamp, image, heads):
+    """CLIPResNetWithAttention.forward: layer4's map, global and dense."""
+    x = image
+    for index, stride in ((1, 2), (2, 1), (3, 1)):
+        weight = clamp[f'backbone.conv{index}.weight']
+        x = F.relu(
+            _bn(clamp, F.conv2d(x, weight, stride=stride, padding=1),
+                f'backbone.bn{index}'))
+    x = F.avg_pool2d(x, 2)
+    for stage, first_stride in ((1, 1), (2, 2), (3, 2), (4, 2)):
+        stage_prefix = f'backbone.layer{stage}.'
+        for index in _blocks(clamp, stage_prefix):
+            pre = f'{stage_prefix}{index}.'
+            stride = first_stride if index == 0 else 1
+            out = F.relu(
+                _bn(clamp, F.conv2d(x, clamp[pre + 'conv1.weight']),
+                    pre + 'bn1'))
+            out = F.relu(
+                _bn(clamp,
+                    F.conv2d(out, clamp[pre + 'conv2.weight'],
+                             padding=1), pre + 'bn2'))
+            if stride > 1:
+                out = F.avg_pool2d(out, stride)
+            out = _bn(clamp, F.conv2d(out, clamp[pre + 'conv3.weight']),
+                      pre + 'bn3')
+            identity = x
+            if pre + 'downsample.0.weight' in clamp:
+                identity = F.avg_pool2d(x, stride) if stride > 1 else x
+                identity = _bn(
+                    clamp,
+                    F.conv2d(identity, clamp[pre + 'downsample.0.weight']),
+                    pre + 'downsample.1')
+            x = F.relu(out + identity)
+    # AttentionPool2d, every location a query
+    batch, channels, height, width = x.shape
+    seq = x.flatten(2).permute(2, 0, 1)
+    seq = torch.cat([seq.mean(dim=0, keepdim=True), seq])
+    pos = clamp['backbone.attnpool.positional_embedding']
+    side = int((pos.shape[0] - 1)**0.5)
+    spatial = F.interpolate(
+        pos[1:].reshape(1, side, side, channels).permute(0, 3, 1, 2),
+        size=(height, width),
+        mode='bilinear')
+    spatial = spatial.reshape(channels, height * width).permute(1, 0)
+    seq = seq + torch.cat([pos[:1], spatial])[:, None]
+    pool = 'backbone.attnpool.'
+    out, _ = F.multi_head_attention_forward(
+        seq,
+        seq,
+        seq,
+        channels,
+        heads,
+        None,
+        torch.cat([clamp[f'{pool}{p}_proj.bias'] for p in 'qkv']),
+        None,
+        None,
+        False,
+        0.0,
+        clamp[pool + 'c_proj.weight'],
+        clamp[pool + 'c_proj.bias'],
+        training=False,
+        need_weights=False,
+        use_separate_proj_weight=True,
+        q_proj_weight=clamp[pool + 'q_proj.weight'],
+        k_proj_weight=clamp[pool + 'k_proj.weight'],
+        v_proj_weight=clamp[pool + 'v_proj.weight'])
+    out = out.permute(1, 2, 0)
+    return x, out[:, :, 0], out[:, :, 1:].reshape(batch, -1, height, width)
+
+
+def _clamp_vit(clamp, image, heads):
+    """CLIPVisionTransformer.forward (get_embeddings, no FPN): the last
+    block's patch map, global and dense."""
+    x = _clamp_vit_tokens(clamp, image)
+    prefix = 'backbone.transformer.resblocks.'
+    for index in _blocks(clamp, prefix):
+        x = _clip_block(clamp, f'{prefix}{index}.', x, heads)
+    batch = x.shape[0]
+    side = int((x.shape[1] - 1)**0.5)
+    level = x[:, 1:].transpose(1, 2).reshape(batch, -1, side, side)
+    x = _norm(clamp, x, 'backbone.ln_post') @ clamp['backbone.proj']
+    dense = x[:, 1:].reshape(batch, side, side, -1).permute(0, 3, 1, 2)
+    return level, x[:, 0], dense
+
+
+def _clamp_heatmap_head(clamp, prefix, x):
+    """MMPose 0.x TopdownHeatmapSimpleHead: deconvs (k4, s2), 1x1 conv."""
+    index = 0
+    while f'{prefix}deconv_layers.{index}.weight' in clamp:
+        x = F.conv_transpose2d(
+            x,
+            clamp[f'{prefix}deconv_layers.{index}.weight'],
+            stride=2,
+            padding=1)
+        x = F.relu(_bn(clamp, x, f'{prefix}deconv_layers.{index + 1}'))
+        index += 3
+    return F.conv2d(x, clamp[prefix + 'final_layer.weight'],
+                    clamp[prefix + 'final_layer.bias'])
+
+
+@torch.no_grad()
+def clamp_forward(clamp, image, names, cfg):
+    """CLAMP.forward_test's heatmaps (without flip), its pixel branch on
+    the score map, and the score map, from the CLAMP tensors alone."""
+    backbone = cfg.model.backbone
+    if 'backbone.class_embedding' in clamp:
+        heads = backbone.width // backbone.head_width
+        level, global_feat, dense = _clamp_vit(clamp, image, heads)
+    else:
+        heads = backbone.width * 32 // backbone.head_width
+        level, global_feat, dense = _clamp_resnet(clamp, image, heads)
+    neck = cfg.model.neck
+    text = _clamp_text(clamp, names, neck.text_encoder.heads)[None]
+    text = _clip_block(clamp, 'prompt_encoder.transformer.resblocks.0.', text,
+                       neck.prompt_encoder.num_heads)
+    text = _norm(clamp, text, 'prompt_encoder.ln_final')
+    batch, channels = dense.shape[:2]
+    text = text.expand(batch, -1, -1)
+    visual = torch.cat([global_feat[:, :, None],
+                        dense.flatten(2)], dim=2).permute(0, 2, 1)
+    layers = len(_blocks(clamp, 'context_decoder.decoder.'))
+    refine = _clamp_context_decoder(clamp, text, visual, layers,
+                                    neck.context_decoder.num_heads)
+    prompts = text + clamp['gamma'] * refine
+    score_map = torch.einsum('bchw,bkc->bkhw', F.normalize(dense, dim=1),
+                             F.normalize(prompts, dim=2))
+    fused = torch.cat([level, score_map], dim=1)
+    return dict(
+        heatmaps=_clamp_heatmap_head(clamp, 'keypoint_head.', fused),
+        pixel=_clamp_heatmap_head(clamp, 'upconv_head.', score_map),
+        score_map=score_map)
+
+
+# CLAMP's AP-10K words with one changed, so that words read from the
+# checkpoint's meta differ from the fallback
+_META_NAMES = ['left eye', 'right eye', 'muzzle'] + list(
+    CLAMP_AP10K_KEYPOINT_NAMES[3:])
+
+
+@pytest.mark.parametrize('kind,meta_names', [('resnet', _META_NAMES),
+                                             ('vit', None)])
+def test_written_config_reproduces_clamp_end_to_end(kind, meta_names, tmp_path,
+                                                    request):
+    """As mim test / the inferencer: init_model(written config, converted
+    file); its heatmaps are CLAMP's, computed with CLAMP's words."""
+    _, original, clamp, _ = request.getfixturevalue(f'{kind}_case')
+    src = save_clamp(clamp, tmp_path / 'clamp.pth', class_names=meta_names)
+    dst = str(tmp_path / 'converted.pth')
+    result = convert_clamp_checkpoint(src, dst, config=tiny_cfg(kind))
+    names = meta_names or list(CLAMP_AP10K_KEYPOINT_NAMES)
+    written = str(tmp_path / 'converted.py')
+    assert result.config_path == written and osp.isfile(written)
+    assert result.keypoint_names == names
+    assert 'tail root' in names
+    assert 'root of tail' in original.neck.keypoint_names
+    meta = torch.load(dst, weights_only=True)['meta']
+    assert meta['keypoint_names'] == names
+    assert meta['written_config'] == written
+    cfg = Config.fromfile(written)
+    assert cfg.model.neck.keypoint_names == names
+    assert cfg.load_from == dst
+
+    model = init_model(written, dst, device='cpu')
+    assert model.neck.keypoint_names == names
+    image = _image(seed=6)
+    expected = clamp_forward(clamp, image, names, cfg)
+    with torch.no_grad():
+        heatmaps = model(image, None, mode='tensor')
+        feats = model.neck(model.backbone(image))
+        pixel = model.head.forward_pixel(feats)
+    assert heatmaps.shape == (1, 17, 64, 64)
+    torch.testing.assert_close(
+        feats.score_map, expected['score_map'], atol=ATOL, rtol=0)
+    torch.testing.assert_close(
+        heatmaps, expected['heatmaps'], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(pixel, expected['pixel'], atol=1e-4, rtol=1e-4)
+
+    # the words matter: with the config's humanized names the heatmaps
+    # are not CLAMP's
+    humanized = init_model(tiny_cfg(kind), dst, device='cpu')
+    with torch.no_grad():
+        other = humanized(image, None, mode='tensor')
+    assert (other - expected['heatmaps']).abs().max() > 1e-3
+
+
 def test_compatibility_warnings(resnet_case, tmp_path):
-    kind, _, clamp, fresh = resnet_case
+    kind, original, clamp, fresh = resnet_case
     src = save_clamp(clamp, tmp_path / 'clamp.pth')
+    # the tiny config humanizes AP-10K's names ('root of tail' for CLAMP's
+    # 'tail root'): the written config takes CLAMP's words, no warning
     result = convert_clamp_checkpoint(
         src, str(tmp_path / 'out.pth'), config=tiny_cfg(kind))
+    assert result.keypoint_names == list(CLAMP_AP10K_KEYPOINT_NAMES)
+    assert not any('prompts differ' in text for text in result.warnings)
+    assert any("'tail root' for 'root of tail'" in note
+               for note in result.notes)
+    act = fresh.neck.prompt_encoder.block.mlp.gelu
     text = ' | '.join(result.warnings)
-    # the tiny config humanizes AP-10K's names: 'root of tail' for CLAMP's
-    # 'tail root'
+    assert ('QuickGELU' in text) == (not isinstance(act, QuickGELU))
+
+    # words set explicitly are kept, with a warning naming the difference
+    humanized = list(original.neck.keypoint_names)
+    result = convert_clamp_checkpoint(
+        src,
+        str(tmp_path / 'explicit.pth'),
+        config=tiny_cfg(kind),
+        cfg_options={'model.neck.keypoint_names': humanized})
+    assert result.keypoint_names == humanized
+    assert Config.fromfile(result.config_path).model.neck.keypoint_names == (
+        humanized)
+    text = ' | '.join(result.warnings)
     assert "'root of tail' vs 'tail root'" in text
     assert str(list(CLAMP_AP10K_KEYPOINT_NAMES)) in text
-    act = fresh.neck.prompt_encoder.block.mlp.gelu
-    assert ('QuickGELU' in text) == (not isinstance(act, QuickGELU))
+
+
+def test_keypoint_names_from_meta_are_parsed_not_run(resnet_case, tmp_path):
+    text = ("import os\nraise RuntimeError('executed')\n"
+            "model = dict(type='CLAMP', class_names=['a b', 'c'])\n")
+    assert clamp_keypoint_names_from_meta(dict(config=text)) == ['a b', 'c']
+    assert clamp_keypoint_names_from_meta(dict(config='x = (')) is None
+    assert clamp_keypoint_names_from_meta({}) is None
+    assert clamp_keypoint_names({}, 17) == (list(CLAMP_AP10K_KEYPOINT_NAMES),
+                                            "CLAMP's AP-10K configs")
+    assert clamp_keypoint_names({}, 9) == (None, '')
+
+    # a CLAMP model of another keypoint count does not fit the config
+    kind, _, clamp, _ = resnet_case
+    src = save_clamp(clamp, tmp_path / 'clamp.pth', class_names=['a', 'b'])
+    with pytest.raises(CLAMPConversionError, match='CLAMP names 2 keypoints'):
+        convert_clamp_checkpoint(
+            src, str(tmp_path / 'out.pth'), config=tiny_cfg(kind))
 
 
 # ---------------------------------------------------------------------------
@@ -485,8 +821,16 @@ def test_cli(resnet_case, tmp_path, capsys):
     src = save_clamp(clamp, tmp_path / 'clamp.pth')
     dst = str(tmp_path / 'out.pth')
     assert tool.main([src, dst, '--config', TINY]) == 0
-    assert 'converted the CLAMP resnet checkpoint' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert 'converted the CLAMP resnet checkpoint' in out
+    written = str(tmp_path / 'out.py')
+    assert f'mim test promptpose_mm {written} --checkpoint {dst}' in out
+    assert Config.fromfile(written).model.neck.keypoint_names == list(
+        CLAMP_AP10K_KEYPOINT_NAMES)
     load_checkpoint(fresh, dst, map_location='cpu', strict=True)
+    other = str(tmp_path / 'named.py')
+    assert tool.main([src, dst, '--config', TINY, '--out-config', other]) == 0
+    assert other in capsys.readouterr().out and osp.isfile(other)
 
     missing = str(tmp_path / 'missing.pth')
     assert tool.main([missing, dst, '--config', TINY]) == 1

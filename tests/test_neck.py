@@ -1,4 +1,6 @@
 """Tests of the prompt neck: text encoder, prompt encoder, context decoder."""
+import re
+
 import open_clip
 import pytest
 import torch
@@ -7,8 +9,9 @@ from mmpose.registry import MODELS
 
 from promptpose_mm.models import PromptPoseFeatures
 from promptpose_mm.models.clip import CLIPWeightsError, load_clip_state_dict
-from promptpose_mm.models.necks import (ContextDecoder, PromptEncoder,
-                                        PromptPoseNeck, PromptTextEncoder)
+from promptpose_mm.models.necks import (ContextDecoder, ContextDecoderLayer,
+                                        PromptEncoder, PromptPoseNeck,
+                                        PromptTextEncoder)
 from promptpose_mm.models.necks.text_encoder import causal_attention
 from promptpose_mm.models.utils import EvalCache
 from promptpose_mm.testing import (TINY_CLIP_SPECS, build_tiny_clip,
@@ -386,3 +389,117 @@ def test_deep_copy_caches_its_own_prompts():
         twin.prompt_encoder.norm.bias.add_(1.0)
     torch.testing.assert_close(neck.prompts(), original)
     torch.testing.assert_close(twin.prompts(), original + 1.0)
+
+
+# ---------------------------------------------------------------------------
+# The published training behaviour (decisions 10 and 11)
+# ---------------------------------------------------------------------------
+def test_context_decoder_qkv_have_no_bias():
+    decoder = ContextDecoder(DIM, width=16, layers=2, num_heads=2)
+    for layer in decoder.decoder:
+        for attn in (layer.self_attn, layer.cross_attn):
+            for proj in (attn.q_proj, attn.k_proj, attn.v_proj):
+                assert proj.bias is None
+            assert attn.proj.bias is not None
+    names = [name for name, _ in decoder.named_parameters()]
+    assert not [n for n in names if re.search(r'[qkv]_proj\.bias|in_proj', n)]
+    # per layer: 2 x (q, k, v, proj.weight, proj.bias), 3 norms, 2 MLP linears
+    assert sum(p.numel() for p in decoder.decoder[0].parameters()) == (
+        2 * (4 * 16 * 16 + 16) + 3 * 2 * 16 + (16 * 64 + 64) + (64 * 16 + 16))
+
+
+@torch.no_grad()
+def test_context_decoder_does_not_drop_attention_probabilities():
+    """Train mode with every nn.Dropout of the decoder at p=0 (dropout 0.1
+    only sits after the output projections and in the MLP) is deterministic
+    and equals eval mode: nothing drops attention probabilities."""
+    torch.manual_seed(0)
+    decoder = ContextDecoder(DIM, width=16, layers=2, num_heads=2, dropout=0.1)
+    dropouts = [
+        m for m in decoder.modules() if isinstance(m, torch.nn.Dropout)
+    ]
+    # per layer: self and cross attention output, inside and after the MLP
+    assert len(dropouts) == 4 * 2 and {m.p for m in dropouts} == {0.1}
+    text, visual = torch.randn(2, K, DIM), torch.randn(2, 13, DIM)
+    expected = decoder.eval()(text, visual)
+    decoder.train()
+    torch.manual_seed(1)
+    dropped = decoder(text, visual)
+    assert (dropped - expected).abs().max() > 1e-4  # the dropouts act
+    for module in dropouts:
+        module.p = 0.0
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        torch.testing.assert_close(
+            decoder(text, visual), expected, atol=1e-6, rtol=0)
+
+
+def test_context_decoder_init_statistics():
+    """Every Linear trunc_normal_(std=0.02) (cut at +-2 as the published
+    call) with zero bias, LayerNorms one and zero."""
+    torch.manual_seed(0)
+    decoder = ContextDecoder(256, width=256, layers=3, num_heads=4)
+    linears = [m for m in decoder.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 2 + 1 + 3 * (2 * 4 + 2)
+    weights = torch.cat([m.weight.flatten() for m in linears])
+    assert weights.numel() > 2_000_000
+    assert abs(weights.std().item() - 0.02) < 0.0005
+    assert abs(weights.mean().item()) < 1e-4
+    assert weights.abs().max() <= 2.0
+    qkv = torch.cat([
+        proj.weight.flatten() for layer in decoder.decoder
+        for attn in (layer.self_attn, layer.cross_attn)
+        for proj in (attn.q_proj, attn.k_proj, attn.v_proj)
+    ])
+    assert abs(qkv.std().item() - 0.02) < 0.0005
+    for module in linears:
+        if module.bias is not None:
+            assert not module.bias.any()
+    for module in decoder.modules():
+        if isinstance(module, torch.nn.LayerNorm):
+            assert (module.weight == 1).all() and not module.bias.any()
+
+
+def test_context_vectors_start_truncated_normal():
+    """randn, then trunc_normal_ with its defaults (std 1, cut at +-2): the
+    std of a standard normal truncated at +-2 is 0.880."""
+    torch.manual_seed(0)
+    encoder = _encoder(num_context=64)
+    context = encoder.context.detach()
+    assert context.shape == (64, TINY_TEXT['width'])
+    values = torch.cat([
+        context.flatten(),
+        _encoder(num_context=64).context.detach().flatten()
+    ])
+    assert values.numel() >= 4096
+    assert abs(values.std().item() - 0.880) < 0.03
+    assert abs(values.mean().item()) < 0.05
+    assert values.abs().max() <= 2.0
+    # truncated: nothing beyond 2, yet well spread (not std 0.02)
+    assert values.abs().max() > 1.8
+
+
+@torch.no_grad()
+def test_context_decoder_reads_the_former_layout():
+    """A checkpoint of the former nn.TransformerDecoderLayer layout (q/k/v
+    bias zero) loads strictly and gives the same output; a nonzero q/k/v
+    bias, which the DenseCLIP layer has no place for, is reported."""
+    torch.manual_seed(0)
+    old = torch.nn.TransformerDecoderLayer(
+        16,
+        2,
+        dim_feedforward=64,
+        dropout=0.1,
+        activation='gelu',
+        batch_first=True,
+        norm_first=True).eval()
+    for attn in (old.self_attn, old.multihead_attn):
+        attn.in_proj_bias.zero_()
+    layer = ContextDecoderLayer(16, 2).eval()
+    layer.load_state_dict(old.state_dict(), strict=True)
+    x, memory = torch.randn(2, K, 16), torch.randn(2, 13, 16)
+    torch.testing.assert_close(
+        layer(x, memory), old(x, memory), atol=1e-6, rtol=0)
+    old.self_attn.in_proj_bias.fill_(0.5)
+    with pytest.raises(RuntimeError, match='self_attn.in_proj_bias'):
+        ContextDecoderLayer(16, 2).load_state_dict(old.state_dict())

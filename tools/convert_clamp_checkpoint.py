@@ -1,18 +1,22 @@
 """Convert a checkpoint of the published CLAMP code to promptpose_mm's layout.
 
-CLAMP (https://github.com/xuzhang1199/CLAMP) is PromptPose's original code on
-MMPose 0.x. The converted file is an MMEngine checkpoint for the
-promptpose_mm config of the same architecture, with CLAMP's formula
-differences folded into the weights (see promptpose_mm.converters.clamp).
+CLAMP (https://github.com/xuzhang1199/CLAMP, read at its HEAD 9ed65d7) is
+PromptPose's original code on MMPose 0.x. The converted file is an MMEngine
+checkpoint for the promptpose_mm config of the same architecture, with
+CLAMP's formula differences folded into the weights (see
+promptpose_mm.converters.clamp). Next to it the converter writes OUT.py: that
+config with CLAMP's own keypoint words as prompts (its ``class_names``, e.g.
+"tail root", read from the checkpoint's meta or CLAMP's AP-10K configs) and
+``load_from=OUT.pth``, so that the converted model computes CLAMP's outputs.
 
 Usage::
 
     python tools/convert_clamp_checkpoint.py CLAMP.pth OUT.pth \\
-        [--config CONFIG] [--clip-weights RN50.pt] \\
+        [--config CONFIG] [--out-config OUT.py] [--clip-weights RN50.pt] \\
         [--allow-missing] [--allow-unused] [--trust-source]
 
-    # then, e.g.
-    mim test promptpose_mm CONFIG --checkpoint OUT.pth
+    # then
+    mim test promptpose_mm OUT.py --checkpoint OUT.pth
 
 Without ``--config`` the ResNet-50 or ViT-B/16 AP-10K config is used,
 whichever backbone the checkpoint has.
@@ -39,6 +43,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=None,
         help='promptpose_mm config of the same architecture (default: the '
         'AP-10K ResNet-50 or ViT-B/16 config, by the detected backbone)')
+    parser.add_argument(
+        '--out-config',
+        default=None,
+        help='where to write the config of the converted model (default: '
+        'DST with the suffix .py)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -80,13 +89,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             allow_missing=args.allow_missing,
             allow_unused=args.allow_unused,
             clip_weights=args.clip_weights,
-            trust_source=args.trust_source)
+            trust_source=args.trust_source,
+            out_config=args.out_config)
     except CLAMPConversionError as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
     print(f'converted the CLAMP {result.backbone} checkpoint {args.src} '
           f'into {args.dst} ({len(result.state_dict)} tensors, '
-          f'{len(result.warnings)} warnings)')
+          f'{len(result.warnings)} warnings) and wrote its config '
+          f'{result.config_path}; evaluate with\n'
+          f'  mim test promptpose_mm {result.config_path} --checkpoint '
+          f'{args.dst}')
     return 0
 
 

@@ -1,9 +1,9 @@
 """Convert checkpoints of the published CLAMP code into this plugin's layout.
 
 CLAMP (Zhang et al., CVPR 2023) is the published code of PromptPose, built
-on MMPose 0.x: https://github.com/xuzhang1199/CLAMP (layout read from commit
-297f215: ``mmpose/models/detectors/top_down.py`` class ``CLAMP``,
-``mmpose/models/backbones/clip.py`` (``CLIPResNetWithAttention``,
+on MMPose 0.x: https://github.com/xuzhang1199/CLAMP (layout read from its
+HEAD, commit 9ed65d7: ``mmpose/models/detectors/top_down.py`` class
+``CLAMP``, ``mmpose/models/backbones/clip.py`` (``CLIPResNetWithAttention``,
 ``CLIPVisionTransformer``, ``CLIPTextContextEncoder``,
 ``PromptEncoderWithoutPositionemb``, ``ContextDecoder``),
 ``mmpose/models/heads/topdown_heatmap_simple_head.py`` and the configs
@@ -12,8 +12,7 @@ on MMPose 0.x: https://github.com/xuzhang1199/CLAMP (layout read from commit
 Its checkpoints (``{'meta', 'state_dict', 'optimizer'}`` as MMCV 1.x saves
 them) map onto a ``TopdownPoseEstimator`` with ``CLIPResNet`` /
 ``CLIPVisionTransformer``, ``PromptPoseNeck`` and ``PromptPoseHead`` as
-:data:`CLAMP_KEY_RULES` says (CLAMP key -> ours; ``D.i`` stands for
-``context_decoder.decoder.i`` and ``neck.context_decoder.decoder.i``):
+:data:`CLAMP_KEY_RULES` says (CLAMP key -> ours):
 
 * ``backbone.*`` -> ``backbone.clip.*``
 * ``text_encoder.*`` -> ``neck.text_encoder.clip.*``
@@ -21,13 +20,10 @@ them) map onto a ``TopdownPoseEstimator`` with ``CLIPResNet`` /
 * ``prompt_encoder.transformer.resblocks.0.*`` ->
   ``neck.prompt_encoder.block.*``
 * ``prompt_encoder.ln_final.*`` -> ``neck.prompt_encoder.norm.*``
-* ``context_decoder.{memory_proj,text_proj,out_proj}.*`` ->
-  ``neck.context_decoder.{memory_proj,text_proj,out_proj}.*``
-* ``D.i.self_attn.{q,k,v}_proj.weight`` -> ``D.i.self_attn.in_proj_weight``;
-  ``D.i.self_attn.proj.*`` -> ``D.i.self_attn.out_proj.*``
-* ``D.i.cross_attn.*`` -> ``D.i.multihead_attn.*`` (same renames)
-* ``D.i.mlp.0.*``, ``D.i.mlp.3.*`` -> ``D.i.linear1.*``, ``D.i.linear2.*``;
-  ``D.i.norm{1,2,3}.*`` unchanged
+* ``context_decoder.*`` -> ``neck.context_decoder.*`` (the same
+  DenseCLIP layer: ``decoder.i.{self_attn,cross_attn}.{q,k,v}_proj.weight``
+  without bias, ``...proj.*``, ``decoder.i.mlp.{0,3}.*``,
+  ``decoder.i.norm{1,2,3}.*``)
 * ``gamma`` -> ``neck.gamma``
 * ``keypoint_head.*`` -> ``head.*``
 * ``upconv_head.*`` -> ``head.pixel_branch.*``
@@ -41,28 +37,39 @@ Differences of formula folded into the weights exactly:
   is ``2 * class_embedding + pos[0]``; ours adds it once
   (``class_embedding + pos[0]``). Ours ``pos[0]`` = CLAMP ``pos[0] +
   class_embedding``.
-* Context decoder attention: CLAMP's ``Attention`` has separate ``q_proj``,
-  ``k_proj``, ``v_proj`` linears without bias; ours is
-  ``nn.MultiheadAttention``: ``in_proj_weight = cat(q, k, v)`` and a zero
-  ``in_proj_bias``.
 * Text positional embedding: CLAMP keeps only the first ``L`` (13) rows of
   CLIP's 77; ours keeps 77 and uses the first ``L``. The remaining rows
   come from the CLIP weights when given (``clip_positions``), else zeros;
   they are unused as long as every prompt fits in ``L`` tokens.
 
+The prompts: CLAMP's configs name the keypoints in their own words
+(``class_names``, e.g. ``'tail root'`` where the humanized AP-10K name is
+``'root of tail'``). :func:`convert_clamp_checkpoint` takes them from the
+config text MMPose 0.x saves in the checkpoint's ``meta['config']``, or,
+for a 17-keypoint model without it, from CLAMP's AP-10K configs
+(:data:`CLAMP_AP10K_KEYPOINT_NAMES`), and writes a config next to the
+converted file (the target config with ``model.neck.keypoint_names`` set
+to those words and ``load_from`` the converted file), so that ``mim test``
+and the inferencers with that config compute CLAMP's outputs.
+
 CLAMP keys that its forward pass never reads are dropped
 (:data:`CLAMP_UNUSED_KEYS`); configuration buffers CLAMP lacks come from the
 target model (:data:`CLAMP_DERIVED_KEYS`). Differences that no weight can
 express are reported as warnings by :func:`clamp_compatibility_warnings`:
-the prompt encoder's MLP activation (QuickGELU in CLAMP), the prompt wording
-(CLAMP's ``class_names``), the logit-scale clamp (training only). Others
-need no report: CLAMP resizes positional embeddings bilinearly at run time,
-ours bicubically, which only matters at an input size other than the
-training one; its context decoder has no dropout on attention weights
-(training only). Its ResNet-50 pixel branch (``upconv_head``) has 256-channel
-deconvolutions, so it only converts into a config with the same widths
-(:data:`CLAMP_MISMATCH_HINTS` explains the shape mismatch otherwise).
+the prompt encoder's MLP activation (QuickGELU in CLAMP), prompt words other
+than CLAMP's (when the config sets ``keypoint_names`` explicitly), the
+logit-scale clamp (training only). The run-time resize of positional
+embeddings is the backbone's (CLAMP's is bilinear); it matters only at an
+input size other than the checkpoint's grid. The pixel branch
+(``upconv_head``) has the published widths only in a config with the same
+deconvolution widths: CLAMP's ResNet-50 config builds it with MMPose 0.x's
+default 256-channel deconvolutions, its ViT-B/16 config with K channels
+(``num_deconv_filters=(17, 17)``), which is what this plugin's ResNet-50
+and ViT-B/16 configs set (``pixel_deconv_out_channels``);
+:data:`CLAMP_MISMATCH_HINTS` explains a shape mismatch otherwise.
 """
+import ast
+import copy
 import logging
 import math
 import os.path as osp
@@ -88,36 +95,13 @@ CLAMP_KEY_RULES: Tuple[Tuple[str, str], ...] = (
     (r'prompt_encoder\.transformer\.resblocks\.0\.(.+)',
      r'neck.prompt_encoder.block.\1'),
     (r'prompt_encoder\.ln_final\.(.+)', r'neck.prompt_encoder.norm.\1'),
-    (r'context_decoder\.((?:memory_proj|text_proj|out_proj)\..+)',
-     r'neck.context_decoder.\1'),
-    (r'context_decoder\.decoder\.(\d+)\.self_attn\.proj\.(.+)',
-     r'neck.context_decoder.decoder.\1.self_attn.out_proj.\2'),
-    (r'context_decoder\.decoder\.(\d+)\.cross_attn\.proj\.(.+)',
-     r'neck.context_decoder.decoder.\1.multihead_attn.out_proj.\2'),
-    (r'context_decoder\.decoder\.(\d+)\.mlp\.0\.(.+)',
-     r'neck.context_decoder.decoder.\1.linear1.\2'),
-    (r'context_decoder\.decoder\.(\d+)\.mlp\.3\.(.+)',
-     r'neck.context_decoder.decoder.\1.linear2.\2'),
-    (r'context_decoder\.decoder\.(\d+)\.(norm[123]\..+)',
-     r'neck.context_decoder.decoder.\1.\2'),
+    (r'context_decoder\.(.+)', r'neck.context_decoder.\1'),
     (r'gamma', r'neck.gamma'),
     (r'keypoint_head\.((?:deconv_layers|final_layer)\..+)', r'head.\1'),
     (r'upconv_head\.((?:deconv_layers|final_layer)\..+)',
      r'head.pixel_branch.\1'),
     (r'logit_scale', r'head.semantic_loss_module.logit_scale'),
 )
-
-#: CLAMP's separate q/k/v projections of the context decoder, merged into
-#: ``nn.MultiheadAttention``'s ``in_proj_*`` (groups: layer, attention,
-#: q|k|v, weight|bias).
-CLAMP_QKV_PATTERN = re.compile(r'context_decoder\.decoder\.(\d+)\.'
-                               r'(self_attn|cross_attn)\.([qkv])_proj\.'
-                               r'(weight|bias)')
-#: CLAMP attention name -> ours.
-CLAMP_ATTENTION_NAMES = {
-    'self_attn': 'self_attn',
-    'cross_attn': 'multihead_attn'
-}
 
 #: CLAMP keys its forward pass never reads, and why.
 CLAMP_UNUSED_KEYS: Dict[str, str] = {
@@ -142,10 +126,16 @@ CLAMP_DERIVED_KEYS: Dict[str, str] = {
 #: mismatched keys.
 CLAMP_MISMATCH_HINTS: Dict[str, str] = {
     'head.pixel_branch.':
-    "CLAMP's ResNet-50 config builds its upconv_head with MMPose 0.x's "
-    'default 256-channel deconvolutions, while the pixel branch here has K '
-    'channels per deconvolution: the target config needs a pixel branch '
-    'of the same widths',
+    "CLAMP's ResNet-50 config builds its upconv_head (the pixel branch) "
+    "with MMPose 0.x's default 256-channel deconvolutions, its ViT-B/16 "
+    'config with K-channel ones (num_deconv_filters=(17, 17)): set the '
+    "target config's head.pixel_deconv_out_channels to the same widths "
+    '((256, 256, 256) for ResNet-50, None for K channels), as the '
+    'ResNet-50 and ViT-B/16 PromptPose configs do',
+    'neck.context_decoder.':
+    "CLAMP's context decoder (DenseCLIP's) has width 256, 3 layers and an "
+    'MLP of 4 x width: set model.neck.context_decoder to the same '
+    '(width=256, layers=3, num_heads=4)',
 }
 
 #: The prompts of CLAMP's AP-10K configs (``class_names``), keypoint order.
@@ -207,6 +197,12 @@ class ConversionResult:
             kept, when the model has more.
         text_fill (str, optional): where the other positions came from,
             ``'clip'`` or ``'zeros'``.
+        clamp_keypoint_names (list[str], optional): CLAMP's prompt words
+            (``class_names``), None when unknown.
+        keypoint_names (list[str], optional): the prompt words of the
+            written config.
+        config_path (str, optional): the config written next to the
+            converted checkpoint.
     """
     state_dict: Dict[str, Tensor]
     backbone: str
@@ -218,6 +214,9 @@ class ConversionResult:
     warnings: List[str] = field(default_factory=list)
     text_positions: Optional[int] = None
     text_fill: Optional[str] = None
+    clamp_keypoint_names: Optional[List[str]] = None
+    keypoint_names: Optional[List[str]] = None
+    config_path: Optional[str] = None
 
 
 def _list(keys: Sequence[str], sep: str = ', ') -> str:
@@ -316,48 +315,13 @@ def rename_clamp_key(key: str) -> Optional[str]:
     """This plugin's name of CLAMP key ``key`` by :data:`CLAMP_KEY_RULES`.
 
     Returns:
-        str | None: None when no rule matches (q/k/v projections and the
-        dropped keys are handled separately).
+        str | None: None when no rule matches (the dropped keys are handled
+        separately).
     """
     for pattern, replacement in CLAMP_KEY_RULES:
         if re.fullmatch(pattern, key):
             return re.sub(f'^{pattern}$', replacement, key)
     return None
-
-
-def _merge_qkv(groups: Dict[Tuple[str, str, str], Dict[str, Tensor]],
-               result: ConversionResult) -> None:
-    """Merge CLAMP's q/k/v projections into ``in_proj_weight/bias``."""
-    for (layer, attn, kind), parts in sorted(groups.items()):
-        prefix = (f'neck.context_decoder.decoder.{layer}.'
-                  f'{CLAMP_ATTENTION_NAMES[attn]}.in_proj_{kind}')
-        names = {
-            p: f'context_decoder.decoder.{layer}.{attn}.{p}_proj.{kind}'
-            for p in 'qkv'
-        }
-        if set(parts) != set(names):
-            result.unused += [names[p] for p in parts]
-            continue
-        shapes = [_shape(parts[p]) for p in 'qkv']
-        if len(set(shapes)) != 1:
-            raise CLAMPConversionError(
-                f'the q/k/v projections {list(names.values())} have '
-                f'different shapes {shapes}')
-        result.state_dict[prefix] = torch.cat([parts[p] for p in 'qkv'])
-        result.sources[prefix] = tuple(names.values())
-    # CLAMP's Attention has no q/k/v bias (qkv_bias=False): zero ours.
-    for key in list(result.state_dict):
-        if not key.endswith('in_proj_weight') or not key.startswith(
-                'neck.context_decoder.'):
-            continue
-        bias_key = key[:-len('weight')] + 'bias'
-        if bias_key not in result.state_dict:
-            weight = result.state_dict[key]
-            result.state_dict[bias_key] = weight.new_zeros(weight.shape[0])
-            result.sources[bias_key] = ()
-            result.notes.append(
-                f"{bias_key}: zeros (CLAMP's context-decoder attention has "
-                'no q/k/v bias)')
 
 
 def _fold_class_embedding(result: ConversionResult) -> None:
@@ -443,21 +407,15 @@ def convert_clamp_state_dict(state: Mapping[str, Tensor],
     """
     backbone = detect_clamp_backbone(state, source)
     result = ConversionResult(state_dict={}, backbone=backbone)
-    qkv: Dict[Tuple[str, str, str], Dict[str, Tensor]] = {}
     for key, value in state.items():
         value = value.float() if value.is_floating_point() else value
-        match = CLAMP_QKV_PATTERN.fullmatch(key)
         if key in CLAMP_UNUSED_KEYS:
             result.dropped[key] = CLAMP_UNUSED_KEYS[key]
-        elif match is not None:
-            layer, attn, part, kind = match.groups()
-            qkv.setdefault((layer, attn, kind), {})[part] = value
         elif (new_key := rename_clamp_key(key)) is not None:
             result.state_dict[new_key] = value
             result.sources[new_key] = (key, )
         else:
             result.unused.append(key)
-    _merge_qkv(qkv, result)
 
     context = result.state_dict.get(_CONTEXT)
     if context is not None and context.dim() == 3 and context.shape[0] == 1:
@@ -508,6 +466,67 @@ def convert_clamp_state_dict(state: Mapping[str, Tensor],
     return result
 
 
+def clamp_keypoint_names_from_meta(meta: Mapping) -> Optional[List[str]]:
+    """CLAMP's prompt words from the config text in a checkpoint's meta.
+
+    MMPose 0.x's ``tools/train.py`` saves ``meta['config']`` (the config's
+    ``pretty_text``); CLAMP's model config holds ``class_names=[...]``. The
+    text is parsed, never executed.
+
+    Args:
+        meta (dict): the CLAMP checkpoint's ``meta``.
+
+    Returns:
+        list[str] | None: the ``class_names``, None when there are none.
+    """
+    text = meta.get('config') if isinstance(meta, Mapping) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        value = None
+        if isinstance(node, ast.keyword) and node.arg == 'class_names':
+            value = node.value
+        elif isinstance(node, ast.Assign) and any(
+                isinstance(target, ast.Name) and target.id == 'class_names'
+                for target in node.targets):
+            value = node.value
+        if value is None:
+            continue
+        try:
+            names = ast.literal_eval(value)
+        except ValueError:
+            continue
+        if isinstance(names, (list, tuple)) and names and all(
+                isinstance(name, str) and name.strip() for name in names):
+            return [name.strip() for name in names]
+    return None
+
+
+def clamp_keypoint_names(meta: Mapping, num_keypoints: int
+                         ) -> Tuple[Optional[List[str]], str]:
+    """CLAMP's prompt words for a checkpoint with ``num_keypoints``.
+
+    From the checkpoint's ``meta['config']``
+    (:func:`clamp_keypoint_names_from_meta`), else, for 17 keypoints,
+    CLAMP's AP-10K ``class_names`` (the only keypoint set its configs
+    name).
+
+    Returns:
+        tuple[list[str] | None, str]: the words (None when unknown) and
+        where they came from.
+    """
+    names = clamp_keypoint_names_from_meta(meta)
+    if names is not None:
+        return names, "the CLAMP config in the checkpoint's meta"
+    if num_keypoints == len(CLAMP_AP10K_KEYPOINT_NAMES):
+        return list(CLAMP_AP10K_KEYPOINT_NAMES), "CLAMP's AP-10K configs"
+    return None, ''
+
+
 def default_clamp_config(backbone: str) -> str:
     """The config file of :data:`CLAMP_DEFAULT_CONFIGS` for ``backbone``.
     """
@@ -519,6 +538,29 @@ def default_clamp_config(backbone: str) -> str:
             f'the default config for a CLAMP {backbone} checkpoint, {path}, '
             'is not installed; pass the config explicitly (--config)')
     return path
+
+
+def load_target_config(config: Union[str, Config],
+                       cfg_options: Optional[dict] = None) -> Config:
+    """Read the promptpose_mm config a CLAMP checkpoint is converted for.
+
+    Args:
+        config (str | Config): a promptpose_mm config (file or object, which
+            is copied).
+        cfg_options (dict, optional): overrides merged into it.
+
+    Returns:
+        Config: the config with the overrides.
+    """
+    if isinstance(config, str):
+        if not osp.isfile(config):
+            raise CLAMPConversionError(f'config file not found: {config}')
+        cfg = Config.fromfile(config)
+    else:
+        cfg = copy.deepcopy(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
 
 
 def build_target_model(config: Union[str, Config],
@@ -536,15 +578,40 @@ def build_target_model(config: Union[str, Config],
         nn.Module: the ``TopdownPoseEstimator``, random weights.
     """
     from promptpose_mm.apis.benchmark import build_random_model
-    if isinstance(config, str):
-        if not osp.isfile(config):
-            raise CLAMPConversionError(f'config file not found: {config}')
-        cfg = Config.fromfile(config)
-    else:
-        cfg = config.copy()
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return build_random_model(cfg)
+    return build_random_model(load_target_config(config, cfg_options))
+
+
+def write_clamp_config(cfg: Config, path: str, checkpoint: str,
+                       keypoint_names: Optional[Sequence[str]],
+                       source: str) -> None:
+    """Write the config that runs a converted CLAMP checkpoint.
+
+    The whole ``cfg`` (bases resolved, so the file stands alone) with
+    ``model.neck.keypoint_names`` set to ``keypoint_names`` (when given)
+    and ``load_from`` set to ``checkpoint``.
+
+    Args:
+        cfg (Config): the target config (not modified).
+        path (str): the ``.py`` file to write.
+        checkpoint (str): the converted checkpoint.
+        keypoint_names (Sequence[str], optional): the prompt words.
+        source (str): the CLAMP checkpoint, for the header.
+    """
+    cfg = copy.deepcopy(cfg)
+    if keypoint_names is not None:
+        cfg.model.neck.keypoint_names = list(keypoint_names)
+    cfg.load_from = osp.abspath(checkpoint)
+    name = osp.basename(checkpoint)
+    origin = cfg.filename or 'the target config'
+    header = '\n'.join([
+        f'# Written by promptpose_mm.converters.clamp for {name},',
+        f'# converted from the CLAMP checkpoint {osp.abspath(source)}:',
+        f"# {origin} with CLAMP's prompt words",
+        '# (model.neck.keypoint_names) and load_from. Evaluate with',
+        f'#   mim test promptpose_mm {osp.basename(path)} --checkpoint {name}',
+    ]) + '\n'
+    with open(path, 'w', encoding='utf-8') as file:
+        file.write(header + cfg.pretty_text)
 
 
 def check_target_backbone(model: nn.Module,
@@ -584,18 +651,18 @@ def clamp_compatibility_warnings(model: nn.Module,
             f"the prompt encoder's MLP uses {type(act).__name__} where "
             "CLAMP's uses QuickGELU: prompts, score maps and heatmaps "
             "differ slightly from CLAMP's")
-    names = tuple(getattr(neck, 'keypoint_names', ()))
-    if len(names) == len(CLAMP_AP10K_KEYPOINT_NAMES) and (
-            names != CLAMP_AP10K_KEYPOINT_NAMES):
+    names = list(getattr(neck, 'keypoint_names', ()))
+    clamp_names = result.clamp_keypoint_names
+    if clamp_names is not None and names and names != list(clamp_names):
         diff = [
             f'{ours!r} vs {theirs!r}'
-            for ours, theirs in zip(names, CLAMP_AP10K_KEYPOINT_NAMES)
-            if ours != theirs
+            for ours, theirs in zip(names, clamp_names) if ours != theirs
         ]
         messages.append(
-            "the prompts differ from CLAMP's AP-10K class_names ("
+            "the prompts differ from CLAMP's class_names ("
             f'{"; ".join(diff)}); to reproduce CLAMP set '
-            f'model.neck.keypoint_names={list(CLAMP_AP10K_KEYPOINT_NAMES)}')
+            f'model.neck.keypoint_names={list(clamp_names)} or leave it '
+            "unset (the converter then writes CLAMP's)")
     scale = result.state_dict.get(_LOGIT_SCALE)
     max_scale = getattr(
         getattr(getattr(model, 'head', None), 'semantic_loss_module', None),
@@ -629,12 +696,22 @@ def convert_clamp_checkpoint(src: str,
                              allow_missing: bool = False,
                              allow_unused: bool = False,
                              clip_weights: Optional[str] = None,
-                             trust_source: bool = False) -> ConversionResult:
+                             trust_source: bool = False,
+                             out_config: Optional[str] = None
+                             ) -> ConversionResult:
     """Convert the CLAMP checkpoint ``src`` and save it as ``dst``.
 
     ``dst`` is an MMEngine checkpoint ``{'meta': ..., 'state_dict': ...}``
     (plain types and tensors only, so ``torch.load(weights_only=True)``,
-    ``load_from`` and ``mim test`` read it).
+    ``load_from`` and ``mim test`` read it). Next to it goes a config
+    (``out_config``, by default ``dst`` with the suffix ``.py``): the
+    target config with CLAMP's prompt words as ``model.neck.keypoint_names``
+    (see :func:`clamp_keypoint_names`; an explicit ``keypoint_names`` in
+    the config or ``cfg_options`` is kept, with a warning where it differs)
+    and ``load_from=dst``, so that ``mim test promptpose_mm OUT_CONFIG
+    --checkpoint DST``, :func:`mmpose.apis.init_model` and the inferencers
+    compute CLAMP's outputs. The meta records the words
+    (``keypoint_names``) and the config (``written_config``).
 
     Args:
         src (str): the CLAMP checkpoint.
@@ -649,18 +726,26 @@ def convert_clamp_checkpoint(src: str,
             for the text positions CLAMP dropped (see
             :func:`promptpose_mm.models.clip.load_clip_state_dict`).
         trust_source (bool): see :func:`load_clamp_state_dict`.
+        out_config (str, optional): where to write the config.
 
     Returns:
         ConversionResult: the converted weights and the report.
     """
-    if osp.abspath(src) == osp.abspath(dst):
+    if out_config is None:
+        out_config = osp.splitext(dst)[0] + '.py'
+    if not out_config.endswith('.py'):
         raise CLAMPConversionError(
-            f'the output {dst} would overwrite the CLAMP checkpoint; choose '
-            'another path')
-    out_dir = osp.dirname(osp.abspath(dst))
-    if not osp.isdir(out_dir):
+            f'the output config {out_config} must end with .py')
+    paths = {osp.abspath(path) for path in (src, dst, out_config)}
+    if len(paths) < 3:
         raise CLAMPConversionError(
-            f'output folder {out_dir} does not exist (for {dst})')
+            f'the outputs {dst} and {out_config} would overwrite each other '
+            'or the CLAMP checkpoint; choose other paths')
+    for path in (dst, out_config):
+        out_dir = osp.dirname(osp.abspath(path))
+        if not osp.isdir(out_dir):
+            raise CLAMPConversionError(
+                f'output folder {out_dir} does not exist (for {path})')
     logger.info('reading %s', src)
     state, src_meta = load_clamp_state_dict(src, trust_source)
     backbone = detect_clamp_backbone(state, src)
@@ -670,8 +755,33 @@ def convert_clamp_checkpoint(src: str,
                                                           or 'the config')
     logger.info('CLAMP %s backbone, %d tensors; building %s', backbone,
                 len(state), config_name)
-    model = build_target_model(config, cfg_options)
+    cfg = load_target_config(config, cfg_options)
+    model = build_target_model(cfg)
     check_target_backbone(model, backbone, config_name)
+    if not hasattr(getattr(model, 'neck', None), 'keypoint_names'):
+        raise CLAMPConversionError(
+            f'{config_name} builds no PromptPoseNeck (model.neck), which a '
+            'CLAMP checkpoint needs; use a PromptPose config')
+    clamp_names, names_origin = clamp_keypoint_names(src_meta,
+                                                     model.neck.num_keypoints)
+    if clamp_names is not None and (len(clamp_names)
+                                    != model.neck.num_keypoints):
+        raise CLAMPConversionError(
+            f'{src}: CLAMP names {len(clamp_names)} keypoints '
+            f'({names_origin}: {clamp_names}) but {config_name} has '
+            f'{model.neck.num_keypoints}; use a config of the same dataset')
+    explicit = cfg.model.neck.get('keypoint_names') is not None
+    names = list(model.neck.keypoint_names)
+    if clamp_names is not None and not explicit and names != clamp_names:
+        # the model of the written config: CLAMP's words
+        renamed = [(ours, theirs) for ours, theirs in zip(names, clamp_names)
+                   if ours != theirs]
+        names = clamp_names
+        named = copy.deepcopy(cfg)
+        named.model.neck.keypoint_names = names
+        model = build_target_model(named)
+    else:
+        renamed = []
     clip_positions = None
     if clip_weights is not None:
         from promptpose_mm.models.clip import (CLIPWeightsError,
@@ -685,7 +795,22 @@ def convert_clamp_checkpoint(src: str,
     logger.info('mapping the keys')
     result = convert_clamp_state_dict(state, model.state_dict(), allow_missing,
                                       allow_unused, clip_positions, src)
+    result.clamp_keypoint_names = clamp_names
+    result.keypoint_names = names
+    result.config_path = out_config
+    if renamed:
+        result.notes.append(
+            f"model.neck.keypoint_names of {out_config}: CLAMP's words, from "
+            f'{names_origin} (' + '; '.join(f'{theirs!r} for {ours!r}'
+                                            for ours, theirs in renamed) + ')')
     result.warnings = clamp_compatibility_warnings(model, result)
+    if clamp_names is None and not explicit:
+        result.warnings.append(
+            f"CLAMP's prompt words are unknown ({src} has no CLAMP config "
+            "with class_names in its meta, and the model's "
+            f"{len(names)} keypoints are not AP-10K's 17): {out_config} "
+            f"uses the config's words {names}; set the CLAMP config's "
+            'class_names with --cfg-options model.neck.keypoint_names=...')
     for note in result.notes:
         logger.info('adapted: %s', note)
     for key, why in result.dropped.items():
@@ -700,9 +825,12 @@ def convert_clamp_checkpoint(src: str,
     meta = dict(
         converted_from=osp.abspath(src),
         converter='promptpose_mm.converters.clamp',
-        source_layout='CLAMP (MMPose 0.x, github.com/xuzhang1199/CLAMP)',
+        source_layout='CLAMP (MMPose 0.x, github.com/xuzhang1199/CLAMP, '
+        'layout of commit 9ed65d7)',
         clamp_backbone=backbone,
         config=config_name,
+        written_config=osp.abspath(out_config),
+        keypoint_names=list(names),
         promptpose_mm_version=__version__,
         folded=list(result.notes),
         dropped_keys=sorted(result.dropped),
@@ -715,4 +843,6 @@ def convert_clamp_checkpoint(src: str,
         })
     torch.save(dict(meta=meta, state_dict=result.state_dict), dst)
     logger.info('saved %d tensors to %s', len(result.state_dict), dst)
+    write_clamp_config(cfg, out_config, dst, names, src)
+    logger.info('wrote %s (keypoint names %s)', out_config, names)
     return result

@@ -126,8 +126,10 @@ class PromptTextEncoder(BaseModule):
             norm_layer=LayerNorm)
         self.clip.requires_grad_(False)
         self.clip.eval()
-        self.context = nn.Parameter(torch.empty(num_context, width))
-        nn.init.normal_(self.context, std=0.02)
+        # As the published code: randn, then trunc_normal_ with its
+        # defaults (std 1, cut at +-2), which gives a std of about 0.88.
+        self.context = nn.Parameter(torch.randn(num_context, width))
+        nn.init.trunc_normal_(self.context)
 
         tokens, eos_index = self._tokenize(self.keypoint_names, name_length,
                                            context_length)
