@@ -3,9 +3,11 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from promptpose_mm.models.backbones import CLIPResNet, CLIPVisionTransformer
+from promptpose_mm.models.backbones import (CLIPResNet, CLIPVisionTransformer,
+                                            DropPathBlock, TokenDropPath)
 from promptpose_mm.models.clip import (CLIPWeightsError, infer_square_grid,
                                        resize_pos_embed, sub_state_dict)
 from promptpose_mm.testing import (TINY_CLIP_SPECS, build_tiny_clip,
@@ -94,6 +96,32 @@ def bicubic_1d(values, out_len):
     return out
 
 
+def bilinear_1d(values, out_len):
+    """Resize a list by hand like ``interpolate(bilinear, align_corners=
+    False)``: half-pixel centres, clamped at the borders."""
+    scale = len(values) / out_len
+    out = []
+    for index in range(out_len):
+        src = min(max((index + 0.5) * scale - 0.5, 0.0), len(values) - 1)
+        low = math.floor(src)
+        high = min(low + 1, len(values) - 1)
+        frac = src - low
+        out.append(values[low] * (1 - frac) + values[high] * frac)
+    return out
+
+
+def torch_bilinear(pos, src_grid, dst_grid):
+    """CLAMP's resize: ``F.interpolate(..., mode='bilinear')`` (so
+    ``align_corners=False``) of the spatial part, class token kept."""
+    (src_h, src_w), (dst_h, dst_w) = src_grid, dst_grid
+    channels = pos.shape[1]
+    spatial = pos[1:].reshape(1, src_h, src_w, channels).permute(0, 3, 1, 2)
+    spatial = F.interpolate(
+        spatial, size=(dst_h, dst_w), mode='bilinear', align_corners=False)
+    spatial = spatial.reshape(channels, dst_h * dst_w).permute(1, 0)
+    return torch.cat([pos[:1], spatial])
+
+
 def test_resize_pos_embed_identity_returns_input():
     pos = torch.randn(1 + 6 * 8, 5)
     assert resize_pos_embed(pos, (6, 8), (6, 8)) is pos
@@ -102,10 +130,58 @@ def test_resize_pos_embed_identity_returns_input():
     assert resize_pos_embed(square, None, (4, 4)) is square
 
 
-def test_resize_pos_embed_known_bicubic_values():
-    # One row [0, 1] widened to 4 cells, class token 7 kept.
+def test_resize_pos_embed_known_bilinear_values():
+    # One row [0, 1] widened to 4 cells, class token 7 kept. By hand:
+    # cells sample x = -0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped).
     pos = torch.tensor([[7.0], [0.0], [1.0]])
     out = resize_pos_embed(pos, (1, 2), (1, 4))
+    assert out.shape == (5, 1)
+    assert out[0, 0] == 7.0
+    assert out[1:, 0].tolist() == pytest.approx([0.0, 0.25, 0.75, 1.0],
+                                                abs=1e-7)
+    assert bilinear_1d([0.0, 1.0], 4) == pytest.approx([0.0, 0.25, 0.75, 1.0],
+                                                       abs=1e-7)
+    # 2x2 -> 3x3 by hand: corners kept, centre the mean, edges midpoints.
+    pos = torch.tensor([[0.0], [0.0], [4.0], [8.0], [12.0]])
+    out = resize_pos_embed(pos, (2, 2), (3, 3))[1:, 0].reshape(3, 3)
+    # Centres at 2/3 * (i + 0.5) - 0.5 = -1/6 (clamped), 1/2, 7/6 (clamped).
+    assert out.tolist() == [
+        pytest.approx(row, abs=1e-6)
+        for row in ([0, 2, 4], [4, 6, 8], [8, 10, 12])
+    ]
+
+
+@pytest.mark.parametrize('src_grid, dst_grid', [((7, 7), (8, 8)),
+                                                ((14, 14), (16, 16)),
+                                                ((7, 7), (8, 6)),
+                                                ((14, 14), (16, 12)),
+                                                ((8, 6), (8, 8))])
+def test_resize_pos_embed_matches_clamp_bilinear(src_grid, dst_grid):
+    """Decision 13: RN50 7x7 -> 8x8, ViT 14x14 -> 16x16 and non-square
+    grids resize as CLAMP's ``F.interpolate(mode='bilinear')``, not as the
+    bicubic resize (which differs on the same grid)."""
+    torch.manual_seed(0)
+    pos = torch.randn(1 + src_grid[0] * src_grid[1], 6)
+    out = resize_pos_embed(pos, src_grid, dst_grid)
+    torch.testing.assert_close(
+        out, torch_bilinear(pos, src_grid, dst_grid), atol=1e-6, rtol=0)
+    bicubic = resize_pos_embed(pos, src_grid, dst_grid, mode='bicubic')
+    assert (bicubic - out).abs().max() > 1e-2
+    # The separable hand computation on a known grid: value = row * 10 + col.
+    grid = torch.tensor([[10.0 * i + j for j in range(src_grid[1])]
+                         for i in range(src_grid[0])])
+    pos = torch.cat([torch.zeros(1), grid.reshape(-1)])[:, None]
+    out = resize_pos_embed(pos, src_grid, dst_grid)[1:, 0]
+    rows = bilinear_1d([10.0 * i for i in range(src_grid[0])], dst_grid[0])
+    cols = bilinear_1d([float(j) for j in range(src_grid[1])], dst_grid[1])
+    expected = [r + c for r in rows for c in cols]
+    assert out.tolist() == pytest.approx(expected, rel=1e-6, abs=1e-5)
+
+
+def test_resize_pos_embed_bicubic_option_known_values():
+    # One row [0, 1] widened to 4 cells, class token 7 kept.
+    pos = torch.tensor([[7.0], [0.0], [1.0]])
+    out = resize_pos_embed(pos, (1, 2), (1, 4), mode='bicubic')
     assert out.shape == (5, 1)
     assert out[0, 0] == 7.0
     # By hand: cell 0 samples x = -0.25, weights w(1.75), w(0.75), w(0.25)
@@ -131,6 +207,9 @@ def test_resize_pos_embed_non_square_both_ways():
     out = resize_pos_embed(pos, (8, 6), (16, 9)).reshape(-1)[1:]
     out = out.reshape(16, 9)
     for line in out:
+        assert line.tolist() == pytest.approx(bilinear_1d(row, 9), abs=1e-5)
+    out = resize_pos_embed(pos, (8, 6), (16, 9), mode='bicubic')
+    for line in out.reshape(-1)[1:].reshape(16, 9):
         assert line.tolist() == pytest.approx(bicubic_1d(row, 9), abs=1e-5)
 
 
@@ -140,6 +219,8 @@ def test_resize_pos_embed_errors():
         resize_pos_embed(torch.zeros(1 + 48, 4), None, (8, 8))
     with pytest.raises(ValueError, match='48 spatial positions'):
         resize_pos_embed(torch.zeros(1 + 48, 4), (7, 7), (8, 8))
+    with pytest.raises(ValueError, match='mode must be one of'):
+        resize_pos_embed(torch.zeros(1 + 49, 4), (7, 7), (8, 8), 'nearest')
 
 
 # ---------------------------------------------------------------------------
@@ -236,6 +317,42 @@ def test_other_input_size_resizes_pos_embed_on_the_fly(kind):
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize('kind', KINDS)
+def test_run_time_pos_embed_resize_is_bilinear(kind):
+    """At run time (an input size other than the built one) the embedding
+    is resized as CLAMP's forward does: ``F.interpolate(mode='bilinear')``
+    from the stored grid, written out here and loaded into a backbone
+    built for that size."""
+    torch.manual_seed(0)
+    built = tiny_backbone(kind, (64, 64)).eval()
+    for_size = tiny_backbone(kind, (96, 128)).eval()
+    state = built.state_dict()
+    key = 'clip.' + POS_KEYS[kind]
+    grid = (128 // built.stride, 96 // built.stride)
+    state[key] = torch_bilinear(state[key], built.grid, grid)
+    for_size.load_state_dict(state)
+    image = torch.randn(1, 3, 128, 96)
+    with torch.no_grad():
+        on_the_fly, stored = built(image), for_size(image)
+    for a, b in zip(on_the_fly, stored):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+    # The embedding the forward pass uses, and how far the bicubic resize
+    # (the former one) is from it.
+    source = built.state_dict()[key]
+    used = built.pos_embed_for(grid).detach()
+    torch.testing.assert_close(
+        used, torch_bilinear(source, built.grid, grid), atol=1e-7, rtol=0)
+    bicubic = resize_pos_embed(source, built.grid, grid, mode='bicubic')
+    assert (bicubic - used).abs().max() > 1e-2
+    state[key] = bicubic
+    for_size.load_state_dict(state)
+    with torch.no_grad():
+        bicubic_outs = for_size(image)
+    # The dense map (only the attention pool sees the embedding in the
+    # ResNet, where it changes the outputs least).
+    assert (bicubic_outs[-2] - on_the_fly[-2]).abs().max() > 1e-4
+
+
 # ---------------------------------------------------------------------------
 # Loading CLIP weights
 # ---------------------------------------------------------------------------
@@ -298,6 +415,12 @@ def test_load_into_256_resizes_pos_embed(clip_files, kind):
     loaded = backbone.clip.get_parameter(POS_KEYS[kind])
     torch.testing.assert_close(
         loaded, resize_pos_embed(source, TRAIN_GRIDS[kind], grid))
+    # As CLAMP resizes at load time: F.interpolate(mode='bilinear').
+    torch.testing.assert_close(
+        loaded,
+        torch_bilinear(source, TRAIN_GRIDS[kind], grid),
+        atol=1e-6,
+        rtol=0)
     assert torch.equal(loaded[0], source[0])
     with torch.no_grad():
         outs = backbone.eval()(torch.randn(1, 3, 256, 256))
@@ -310,6 +433,13 @@ def test_load_into_non_square_resnet(clip_files):
         init_cfg=pretrained(clip_files['resnet']['state']))
     backbone.init_weights()
     assert backbone.clip.attnpool.positional_embedding.shape == (1 + 48, 256)
+    state = clip_files['resnet']['model'].state_dict()
+    source = state['visual.attnpool.positional_embedding']
+    torch.testing.assert_close(
+        backbone.clip.attnpool.positional_embedding.detach(),
+        torch_bilinear(source, (2, 2), (8, 6)),
+        atol=1e-6,
+        rtol=0)
     outs = backbone.eval()(torch.randn(1, 3, 256, 192))
     assert outs[-2].shape == (1, 32, 8, 6)
 
@@ -460,6 +590,105 @@ def test_vit_drop_path_train_random_eval_deterministic():
     for a, b, c in zip(first, second, reference):
         assert torch.equal(a, b)
         torch.testing.assert_close(a, c)
+
+
+def test_token_drop_path_one_mask_over_positions_shared_by_batch():
+    """Decision 9: CLAMP's drop path (timm's on sequence-first tokens)
+    draws one keep/drop value per token position, the same for every
+    sample; kept entries are scaled by 1 / (1 - p)."""
+    torch.manual_seed(0)
+    drop = TokenDropPath(0.5).train()
+    assert drop.mode == 'token'
+    x = torch.ones(6, 4000, 3)
+    out = drop(x)
+    assert set(out.unique().tolist()) == {0.0, 2.0}
+    # Identical across the batch and the channels...
+    assert torch.equal(out, out[:1].expand_as(out))
+    assert torch.equal(out, out[..., :1].expand_as(out))
+    # ...varying over the positions: about half of them dropped (binomial
+    # standard deviation 0.008).
+    dropped = (out[0, :, 0] == 0).float().mean().item()
+    assert dropped == pytest.approx(0.5, abs=0.04)
+    # Rate 0.2: a fifth dropped; the expectation is kept.
+    out = TokenDropPath(0.2).train()(torch.ones(2, 20000, 1))
+    assert (out[0] == 0).float().mean().item() == pytest.approx(0.2, abs=0.02)
+    assert out.mean().item() == pytest.approx(1.0, abs=0.03)
+    # Eval mode: the identity.
+    x = torch.randn(3, 7, 5)
+    assert drop.eval()(x) is x
+
+
+def test_sample_drop_path_option_one_mask_per_sample():
+    torch.manual_seed(0)
+    drop = TokenDropPath(0.5, mode='sample').train()
+    out = drop(torch.ones(4000, 6, 3))
+    assert set(out.unique().tolist()) == {0.0, 2.0}
+    # Constant over the positions of a sample, varying across samples.
+    assert torch.equal(out, out[:, :1, :1].expand_as(out))
+    dropped = (out[:, 0, 0] == 0).float().mean().item()
+    assert dropped == pytest.approx(0.5, abs=0.04)
+    with pytest.raises(ValueError, match='mode must be one of'):
+        TokenDropPath(0.1, mode='batch')
+
+
+def test_vit_drop_path_rates_are_linspace():
+    """ViT-B/16 as trained by CLAMP: 12 blocks, rates linspace(0, 0.4, 12)
+    in token mode by default; ``drop_path_mode='sample'`` per sample."""
+    expected = torch.linspace(0, 0.4, 12).tolist()
+    for mode in ('token', 'sample'):
+        kwargs = {} if mode == 'token' else dict(drop_path_mode=mode)
+        backbone = CLIPVisionTransformer(
+            width=32,
+            layers=12,
+            head_width=16,
+            embed_dim=16,
+            input_size=(32, 32),
+            drop_path_rate=0.4,
+            **kwargs)
+        blocks = backbone.clip.transformer.resblocks
+        assert all(isinstance(block, DropPathBlock) for block in blocks)
+        rates = [block.drop_path.drop_prob for block in blocks]
+        assert rates == pytest.approx(expected, abs=1e-7)
+        assert rates[-1] == pytest.approx(0.4)
+        assert rates[1] == pytest.approx(0.4 / 11)
+        assert {block.drop_path.mode for block in blocks} == {mode}
+    with pytest.raises(ValueError, match='mode must be one of'):
+        tiny_backbone('vit', drop_path_rate=0.1, drop_path_mode='row')
+
+
+@pytest.mark.parametrize('mode', ['token', 'sample'])
+def test_vit_drop_path_masks_through_the_backbone(mode):
+    """Sixteen copies of one image through a backbone with a high rate in
+    train mode: with CLAMP's shared mask every copy gives the same output;
+    with per-sample masks they differ. In a block, the positions where
+    both branches are dropped come out unchanged: in token mode the same
+    positions for every sample, some but not all of them."""
+    torch.manual_seed(0)
+    backbone = tiny_backbone(
+        'vit', (64, 64), drop_path_rate=0.6, drop_path_mode=mode).train()
+    images = torch.randn(1, 3, 64, 64).expand(16, -1, -1, -1)
+    with torch.no_grad():
+        outs = backbone(images)
+    spread = max((out - out[:1]).abs().max().item() for out in outs)
+    if mode == 'token':
+        assert spread < 1e-5
+    else:
+        assert spread > 1e-2
+
+    block = backbone.clip.transformer.resblocks[-1]
+    assert block.drop_path.drop_prob == pytest.approx(0.6)
+    tokens = torch.randn(1, 400, 32).expand(4, -1, -1)
+    with torch.no_grad():
+        out = block(tokens)
+    unchanged = (out == tokens).all(dim=-1)  # (B, L)
+    if mode == 'token':
+        assert torch.equal(unchanged, unchanged[:1].expand_as(unchanged))
+        # Both branches dropped: 0.6 ** 2 = 0.36 of the positions.
+        fraction = unchanged[0].float().mean().item()
+        assert fraction == pytest.approx(0.36, abs=0.1)
+    else:
+        # Whole samples unchanged or changed.
+        assert torch.equal(unchanged, unchanged[:, :1].expand_as(unchanged))
 
 
 # ---------------------------------------------------------------------------

@@ -7,10 +7,11 @@ that module and provide the stage parts, the level features and the
 projection into CLIP space; this class assembles the outputs and handles
 ``frozen_stages``, ``norm_eval`` and loading.
 
-Positional embeddings follow the input size. The backbone records the token
-grid its embedding is built for in the persistent buffer
-``pos_embed_grid`` (saved in checkpoints), and an embedding of another grid
-is resized when it is loaded: from CLIP weights (``init_cfg``) and from
+Positional embeddings follow the input size, resized bilinearly (as the
+published CLAMP code does). The backbone records the token grid its
+embedding is built for in the persistent buffer ``pos_embed_grid`` (saved
+in checkpoints), and an embedding of another grid is resized when it is
+loaded: from CLIP weights (``init_cfg``) and from
 MMPose/MMEngine checkpoints (``load_from``, ``load_checkpoint``,
 ``load_state_dict``). So a model trained on 256x192 COCO crops (ResNet
 attention pool 8x6, ViT 16x12) fine-tunes at 256x256 (8x8, 16x16).
@@ -190,7 +191,8 @@ class CLIPVisualBackbone(BaseBackbone):
 
     def pos_embed_for(self, grid: Grid) -> Tensor:
         """The positional embedding ``(1 + h*w, C)`` for token grid ``grid``
-        (resized bicubically from :attr:`grid` when they differ)."""
+        (resized bilinearly from :attr:`grid` when they differ, as CLAMP
+        does at run time)."""
         pos_embed = self.clip.get_parameter(self.pos_embed_key)
         return resize_pos_embed(pos_embed, self.grid, grid)
 

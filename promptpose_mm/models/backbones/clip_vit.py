@@ -2,7 +2,6 @@
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmcv.cnn.bricks import DropPath
 from mmpose.registry import MODELS
 from open_clip.transformer import (LayerNorm, QuickGELU,
                                    ResidualAttentionBlock, VisionTransformer)
@@ -12,28 +11,88 @@ from .base import CLIPVisualBackbone, StagePart
 
 # The last tokens (B, 1 + h*w, width) and the grid size h, w.
 TokenState = Tuple[Tensor, int, int]
+#: How a drop-path mask is drawn: per token position, shared by the batch
+#: (CLAMP's), or per sample (the usual stochastic depth).
+DROP_PATH_MODES = ('token', 'sample')
+
+
+def _check_drop_path_mode(mode: str) -> str:
+    if mode not in DROP_PATH_MODES:
+        raise ValueError(f'drop path mode must be one of {DROP_PATH_MODES}, '
+                         f'got {mode!r}')
+    return mode
+
+
+class TokenDropPath(nn.Module):
+    """Drop path (stochastic depth) of a residual branch on ``(B, L, C)``.
+
+    In training every entry of the branch is multiplied by a mask that is
+    0 with probability ``drop_prob`` and ``1 / (1 - drop_prob)`` otherwise
+    (so the expectation is unchanged); in eval mode it is the identity.
+
+    - ``mode='token'`` draws one mask value per token position ``l``, shared
+      by every sample of the batch: a ``(1, L, 1)`` mask. This is what the
+      published CLAMP code (after DenseCLIP) does, applying timm's
+      ``drop_path`` to sequence-first tokens ``(L, B, C)``, whose mask runs
+      over the first dimension.
+    - ``mode='sample'`` draws one value per sample: a ``(B, 1, 1)`` mask,
+      the stochastic depth of timm/mmcv on batch-first tokens.
+
+    Args:
+        drop_prob (float): probability of dropping, in ``[0, 1)``.
+        mode (str): ``'token'`` or ``'sample'``. Defaults to ``'token'``.
+    """
+
+    def __init__(self, drop_prob: float = 0.0, mode: str = 'token'):
+        super().__init__()
+        if not 0 <= drop_prob < 1:
+            raise ValueError(f'drop_prob must lie in [0, 1), got {drop_prob}')
+        self.drop_prob = float(drop_prob)
+        self.mode = _check_drop_path_mode(mode)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Branch output ``(B, L, C)`` -> masked ``(B, L, C)``."""
+        if not self.training or self.drop_prob == 0:
+            return x
+        keep = 1.0 - self.drop_prob
+        if self.mode == 'token':
+            shape = (1, x.shape[1]) + (1, ) * (x.dim() - 2)
+        else:
+            shape = (x.shape[0], ) + (1, ) * (x.dim() - 1)
+        mask = x.new_empty(shape).bernoulli_(keep).div_(keep)
+        return x * mask
+
+    def extra_repr(self) -> str:
+        return f'drop_prob={self.drop_prob}, mode={self.mode!r}'
 
 
 class DropPathBlock(ResidualAttentionBlock):
     """open_clip's ``ResidualAttentionBlock`` with stochastic depth.
 
     Takes over the parts of ``block`` under their own names (so the state
-    dict keys are unchanged) and drops each of its two residual branches
-    per sample with probability ``drop_prob`` in training; in eval mode it
+    dict keys are unchanged) and, in training, drops each of its two
+    residual branches with probability ``drop_prob`` through
+    :class:`TokenDropPath` (a fresh mask for each branch); in eval mode it
     computes exactly what ``block`` does.
 
     Args:
         block (ResidualAttentionBlock): the block to wrap (its modules are
             shared, not copied).
         drop_prob (float): probability of dropping a residual branch.
+        mode (str): ``'token'``: one mask over token positions shared by
+            the batch (CLAMP's); ``'sample'``: one per sample.
+            Defaults to ``'token'``.
     """
 
-    def __init__(self, block: ResidualAttentionBlock, drop_prob: float):
+    def __init__(self,
+                 block: ResidualAttentionBlock,
+                 drop_prob: float,
+                 mode: str = 'token'):
         # The parts come from ``block``; building new ones would be wasted.
         nn.Module.__init__(self)
         for name, child in block.named_children():
             self.add_module(name, child)
-        self.drop_path = DropPath(drop_prob)
+        self.drop_path = TokenDropPath(drop_prob, mode)
 
     def forward(self,
                 q_x: Tensor,
@@ -81,7 +140,12 @@ class CLIPVisionTransformer(CLIPVisualBackbone):
             False ``ln_post`` and ``proj`` are not built.
         drop_path_rate (float): stochastic depth of the last block; block
             ``i`` drops its residual branches with probability
-            ``drop_path_rate * i / (layers - 1)``.
+            ``torch.linspace(0, drop_path_rate, layers)[i]`` (CLAMP trains
+            ViT-B/16 with 0.4).
+        drop_path_mode (str): ``'token'``: one drop mask over the token
+            positions, shared by the whole batch, as the published CLAMP
+            code does; ``'sample'``: one per sample (the usual stochastic
+            depth). See :class:`TokenDropPath`. Defaults to ``'token'``.
         frozen_stages (int): -1: none; 0: patch, class and positional
             embeddings and ``ln_pre``; i: those and blocks ``0 .. i-1``;
             ``layers`` also freezes ``ln_post`` and ``proj``.
@@ -105,6 +169,7 @@ class CLIPVisionTransformer(CLIPVisualBackbone):
                  out_indices: Sequence[int] = (3, 5, 7, 11),
                  with_clip_space: bool = True,
                  drop_path_rate: float = 0.0,
+                 drop_path_mode: str = 'token',
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
@@ -124,6 +189,7 @@ class CLIPVisionTransformer(CLIPVisualBackbone):
         if not 0 <= drop_path_rate < 1:
             raise ValueError('CLIPVisionTransformer: drop_path_rate must lie '
                              f'in [0, 1), got {drop_path_rate}')
+        _check_drop_path_mode(drop_path_mode)
         in_w, in_h = self.input_size
         self.embed_dim = embed_dim
         self.out_channels: Tuple[int, ...] = (width, ) * len(self.out_indices)
@@ -141,7 +207,8 @@ class CLIPVisionTransformer(CLIPVisualBackbone):
             blocks = self.clip.transformer.resblocks
             rates = torch.linspace(0, drop_path_rate, layers).tolist()
             for index, rate in enumerate(rates):
-                blocks[index] = DropPathBlock(blocks[index], rate)
+                blocks[index] = DropPathBlock(blocks[index], rate,
+                                              drop_path_mode)
         self._finish_build()
 
     def _stage_parts(self, stage: int) -> List[StagePart]:

@@ -5,6 +5,10 @@ leading one for the class token (ViT) or the mean token (the ResNet's
 attention pool), stored as ``(1 + h * w, C)`` in row-major grid order. A
 checkpoint trained at 224 pixels has a 7x7 (RN50) or 14x14 (ViT-B/16) grid;
 a 256x256 crop needs 8x8 / 16x16 and a 256x192 crop a non-square grid.
+
+The resize is bilinear with ``align_corners=False`` by default, as the
+published CLAMP code resizes (``F.interpolate(..., mode='bilinear')``, both
+when it loads CLIP weights and in every forward pass).
 """
 import math
 from typing import Optional, Sequence, Tuple
@@ -45,13 +49,19 @@ def _check_grid(grid: Sequence[int], name: str) -> Grid:
     return int(grid[0]), int(grid[1])
 
 
-def resize_pos_embed(pos_embed: Tensor, src_grid: Optional[Sequence[int]],
-                     dst_grid: Sequence[int]) -> Tensor:
+#: How :func:`resize_pos_embed` may interpolate.
+RESIZE_MODES = ('bilinear', 'bicubic')
+
+
+def resize_pos_embed(pos_embed: Tensor,
+                     src_grid: Optional[Sequence[int]],
+                     dst_grid: Sequence[int],
+                     mode: str = 'bilinear') -> Tensor:
     """Resize a positional embedding from one token grid to another.
 
-    The spatial part is interpolated bicubically (``align_corners=False``,
-    in float32) as an image of ``C`` channels; the leading class/mean token
-    is kept as it is.
+    The spatial part is interpolated (``mode``, ``align_corners=False``, in
+    float32) as an image of ``C`` channels; the leading class/mean token is
+    kept as it is.
 
     Args:
         pos_embed (Tensor): ``(1 + h * w, C)``, class/mean token first, then
@@ -59,6 +69,8 @@ def resize_pos_embed(pos_embed: Tensor, src_grid: Optional[Sequence[int]],
         src_grid (tuple[int, int], optional): ``(h, w)`` of ``pos_embed``;
             inferred as a square grid when None.
         dst_grid (tuple[int, int]): ``(h', w')`` wanted.
+        mode (str): ``'bilinear'`` (CLAMP's choice) or ``'bicubic'``.
+            Defaults to ``'bilinear'``.
 
     Returns:
         Tensor: ``(1 + h' * w', C)``, same dtype and device; ``pos_embed``
@@ -66,8 +78,10 @@ def resize_pos_embed(pos_embed: Tensor, src_grid: Optional[Sequence[int]],
 
     Raises:
         ValueError: ``pos_embed`` is not 2-D, or its length does not match
-            ``src_grid``, or no square grid fits it.
+            ``src_grid``, or no square grid fits it, or ``mode`` is unknown.
     """
+    if mode not in RESIZE_MODES:
+        raise ValueError(f'mode must be one of {RESIZE_MODES}, got {mode!r}')
     if pos_embed.dim() != 2:
         raise ValueError('pos_embed must be (1 + h * w, C), got shape '
                          f'{tuple(pos_embed.shape)}')
@@ -87,7 +101,7 @@ def resize_pos_embed(pos_embed: Tensor, src_grid: Optional[Sequence[int]],
     spatial = F.interpolate(
         spatial.permute(0, 3, 1, 2),
         size=(dst_h, dst_w),
-        mode='bicubic',
+        mode=mode,
         align_corners=False)
     spatial = spatial.permute(0, 2, 3, 1).reshape(dst_h * dst_w, channels)
     return torch.cat([pos_embed[:1], spatial.to(pos_embed.dtype)], dim=0)
