@@ -1,4 +1,6 @@
 """Tests of PromptPoseHead: shapes, losses, gradients, errors, flip test."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -92,10 +94,104 @@ def test_forward_shapes_and_channels():
     assert [(m.in_channels, m.out_channels, m.kernel_size)
             for m in deconvs] == [(K, K, (4, 4))] * 2
     assert head.pixel_branch.final_layer.kernel_size == (1, 1)
-    # HeatmapHead's initialisation covers both branches.
+    # HeatmapHead's initialisation covers the keypoint branch only.
     head.init_weights()
-    for conv in (head.final_layer, head.pixel_branch.final_layer):
-        assert conv.weight.std().item() < 0.01
+    assert head.final_layer.weight.std().item() < 0.01
+    assert head.pixel_branch.final_layer.weight.std().item() > 0.1
+
+
+def _convs(module):
+    return [
+        m for m in module.modules()
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))
+    ]
+
+
+def _fan_in(conv):
+    """PyTorch's fan-in of a (de)convolution weight: the second weight
+    dimension times the kernel area (``out_channels`` for a deconv)."""
+    kh, kw = conv.kernel_size
+    if isinstance(conv, torch.nn.ConvTranspose2d):
+        return conv.out_channels * kh * kw
+    return conv.in_channels * kh * kw
+
+
+@pytest.mark.parametrize('pixel_channels', [None, (256, 256, 256)])
+def test_init_keypoint_normal_pixel_pytorch_default(pixel_channels):
+    """Decision 12, as CLAMP initialises: the keypoint branch (deconvs and
+    final conv) N(0, 0.001) with zero biases; the pixel branch PyTorch's
+    default, kaiming_uniform(a=sqrt(5)): U(-b, b) with b = 1/sqrt(fan_in),
+    i.e. std 1/sqrt(3 fan_in), biases U(-b, b); BatchNorms weight 1, bias
+    0. Shapes of the ResNet-50 recipe (3 deconvs) with K- (ViT-like) or
+    256-channel pixel deconvs."""
+    torch.manual_seed(0)
+    head = PromptPoseHead(
+        in_channels=2048,
+        out_channels=17,
+        pixel_deconv_out_channels=pixel_channels)
+    head.init_weights()
+
+    keypoint = [head.deconv_layers, head.final_layer]
+    for part in keypoint:
+        for conv in _convs(part):
+            weight = conv.weight.detach()
+            # Relative standard error of a std estimate is 1/sqrt(2n)
+            # (n >= 4352 here): 10 % is over 9 standard errors.
+            assert weight.std().item() == pytest.approx(0.001, rel=0.1)
+            assert weight.mean().abs().item() < 1e-4
+            if conv.bias is not None:
+                assert torch.equal(conv.bias, torch.zeros_like(conv.bias))
+    assert head.final_layer.bias is not None
+
+    convs = _convs(head.pixel_branch)
+    assert len(convs) == 4
+    for conv in convs:
+        bound = 1 / math.sqrt(_fan_in(conv))
+        weight = conv.weight.detach()
+        assert weight.abs().max().item() <= bound
+        assert weight.abs().max().item() > 0.9 * bound
+        assert weight.std().item() == pytest.approx(
+            bound / math.sqrt(3), rel=0.1)
+        if conv.bias is not None:
+            bias = conv.bias.detach()
+            assert bias.abs().max().item() <= bound
+            assert bias.abs().min().item() > 0
+    assert convs[-1].bias is not None
+    for norm in head.pixel_branch.modules():
+        if isinstance(norm, torch.nn.BatchNorm2d):
+            assert torch.equal(norm.weight, torch.ones_like(norm.weight))
+            assert torch.equal(norm.bias, torch.zeros_like(norm.bias))
+    # The pixel branch's final conv: 1 / sqrt(3 * fan_in), not 0.001.
+    width = (pixel_channels or (17, ))[-1]
+    assert convs[-1].weight.std().item() == pytest.approx(
+        1 / math.sqrt(3 * width), rel=0.1)
+
+    # As in a model: the estimator's init_weights reaches the head.
+    from mmengine.model import BaseModule
+
+    class Wrapper(BaseModule):
+
+        def __init__(self):
+            super().__init__()
+            self.head = PromptPoseHead(in_channels=64, out_channels=17)
+
+    wrapper = Wrapper()
+    wrapper.init_weights()
+    final = wrapper.head.pixel_branch.final_layer.weight
+    assert final.std().item() == pytest.approx(1 / math.sqrt(3 * 17), rel=0.2)
+    assert wrapper.head.final_layer.weight.std().item() == pytest.approx(
+        0.001, rel=0.1)
+
+
+def test_pixel_init_cfg_option():
+    head = PromptPoseHead(
+        in_channels=64,
+        out_channels=17,
+        pixel_init_cfg=dict(
+            type='Normal', layer=['Conv2d', 'ConvTranspose2d'], std=0.001))
+    head.init_weights()
+    for conv in _convs(head.pixel_branch):
+        assert conv.weight.std().item() == pytest.approx(0.001, rel=0.2)
 
 
 def test_full_size_shapes():

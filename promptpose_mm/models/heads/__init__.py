@@ -1,4 +1,4 @@
 """PromptPose heads."""
-from .promptpose_head import PromptPoseHead
+from .promptpose_head import PixelBranch, PromptPoseHead
 
-__all__ = ['PromptPoseHead']
+__all__ = ['PixelBranch', 'PromptPoseHead']

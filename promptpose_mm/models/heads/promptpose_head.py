@@ -1,9 +1,9 @@
 """The PromptPose head: score-map fusion, pixel branch and the two losses."""
-from collections import OrderedDict
 from typing import Optional, Sequence, Tuple
 
 import torch
 from mmcv.cnn import build_conv_layer
+from mmengine.model import BaseModule
 from mmpose.models.heads import HeatmapHead
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
@@ -13,6 +13,50 @@ from ..structures import PromptPoseFeatures
 from ..utils import keypoints_inside, sample_keypoint_features
 
 OptIntSeq = Optional[Sequence[int]]
+
+
+class PixelBranch(BaseModule):
+    """The pixel branch: ``deconv_layers`` then ``final_layer`` on the score
+    map ``(B, K, h, w)`` -> ``(B, K, H_out, W_out)``.
+
+    Its own module so that it keeps PyTorch's default initialisation, as in
+    the published CLAMP code (which builds it after the keypoint head's
+    ``init_weights``): :meth:`init_weights` runs after the head's
+    ``Normal(0, 0.001)`` initialisation (MMEngine initialises children after
+    their parent) and, without an ``init_cfg`` of its own, resets every
+    layer with its ``reset_parameters`` (convolutions and deconvolutions:
+    ``kaiming_uniform_(a=sqrt(5))`` weights and ``U(-1/sqrt(fan_in),
+    1/sqrt(fan_in))`` biases; BatchNorm: weight 1, bias 0).
+
+    Args:
+        deconv_layers (nn.Module): the upsampling layers.
+        final_layer (nn.Module): the 1x1 conv to K channels.
+        init_cfg (dict | list[dict], optional): another initialisation,
+            e.g. ``dict(type='Normal', layer=['Conv2d', 'ConvTranspose2d'],
+            std=0.001)`` for MMPose's. Defaults to ``None`` (PyTorch's).
+    """
+
+    def __init__(self,
+                 deconv_layers: nn.Module,
+                 final_layer: nn.Module,
+                 init_cfg: OptConfigType = None):
+        super().__init__(init_cfg=init_cfg)
+        self.deconv_layers = deconv_layers
+        self.final_layer = final_layer
+
+    def forward(self, score_map: Tensor) -> Tensor:
+        """Score map ``(B, K, h, w)`` -> maps ``(B, K, H_out, W_out)``."""
+        return self.final_layer(self.deconv_layers(score_map))
+
+    def init_weights(self) -> None:
+        """PyTorch's default initialisation, or ``init_cfg`` when given."""
+        if self.init_cfg:
+            super().init_weights()
+            return
+        for module in self.modules():
+            if module is not self and hasattr(module, 'reset_parameters'):
+                module.reset_parameters()
+        self._is_init = True
 
 
 @MODELS.register_module()
@@ -62,13 +106,19 @@ class PromptPoseHead(HeatmapHead):
         pixel_loss (dict, optional): the pixel-level loss; ``None`` removes
             the pixel branch and ``loss_pixel``.
             Defaults to :class:`PixelLevelLoss` with weight 0.4.
+        pixel_init_cfg (dict, optional): initialisation of the pixel branch
+            (a :class:`PixelBranch`); ``None`` keeps PyTorch's defaults, as
+            the published code does. Defaults to ``None``.
         semantic_loss (dict, optional): the semantic-level loss; ``None``
             removes ``loss_semantic``. Defaults to
             :class:`SemanticLevelLoss` with weight 5e-4.
         decoder (dict, optional): the codec decoding the heatmaps.
             Defaults to ``None``.
-        init_cfg (dict, optional): initialisation; defaults to
-            :class:`HeatmapHead`'s.
+        init_cfg (dict, optional): initialisation of the keypoint branch;
+            defaults to :class:`HeatmapHead`'s (deconvolutions and final
+            conv ``N(0, 0.001)`` with zero biases, BatchNorm weight 1), as
+            the published code initialises its keypoint head. The pixel
+            branch re-initialises itself afterwards (``pixel_init_cfg``).
     """
 
     def __init__(self,
@@ -80,6 +130,7 @@ class PromptPoseHead(HeatmapHead):
                  conv_kernel_sizes: OptIntSeq = None,
                  final_layer: dict = dict(kernel_size=1),
                  pixel_deconv_out_channels: OptIntSeq = None,
+                 pixel_init_cfg: OptConfigType = None,
                  loss: ConfigType = dict(
                      type='KeypointMSELoss', use_target_weight=True),
                  pixel_loss: OptConfigType = dict(
@@ -120,7 +171,8 @@ class PromptPoseHead(HeatmapHead):
                     'per deconv layer of the keypoint branch '
                     f'{tuple(deconv_out_channels or ())}')
             self.pixel_branch = self._make_pixel_branch(
-                out_channels, pixel_deconv_out_channels, deconv_kernel_sizes)
+                out_channels, pixel_deconv_out_channels, deconv_kernel_sizes,
+                pixel_init_cfg)
         else:
             self.pixel_loss_module = None
             self.pixel_branch = None
@@ -132,7 +184,8 @@ class PromptPoseHead(HeatmapHead):
 
     def _make_pixel_branch(self, num_keypoints: int,
                            deconv_out_channels: Sequence[int],
-                           deconv_kernel_sizes: OptIntSeq) -> nn.Module:
+                           deconv_kernel_sizes: OptIntSeq,
+                           init_cfg: OptConfigType) -> PixelBranch:
         """Deconvolutions (as many as the keypoint branch) and a 1x1 conv
         to K channels, upsampling the score map to the heatmap size."""
         if deconv_out_channels:
@@ -149,8 +202,7 @@ class PromptPoseHead(HeatmapHead):
                              if deconv_out_channels else num_keypoints),
                 out_channels=num_keypoints,
                 kernel_size=1))
-        return nn.Sequential(
-            OrderedDict(deconv_layers=deconv_layers, final_layer=final_layer))
+        return PixelBranch(deconv_layers, final_layer, init_cfg=init_cfg)
 
     def _check_features(self, feats: PromptPoseFeatures) -> None:
         """Raise a clear error unless ``feats`` fits this head."""
