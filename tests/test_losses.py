@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from mmpose.registry import MODELS
 
 from promptpose_mm.models.losses import PixelLevelLoss, SemanticLevelLoss
@@ -12,11 +13,12 @@ from promptpose_mm.models.utils import (keypoints_inside,
 
 
 def _reference_semantic(feats, text, valid, scale):
-    """The semantic loss written out with loops over the valid keypoints."""
+    """The semantic loss written out with loops over the valid keypoints:
+    their row and column cross entropies, summed, over ``2 * B * K``."""
     feats = feats.detach().double().numpy()
     text = text.detach().double().numpy()
     valid = valid.numpy()
-    total, count = 0.0, 0
+    total = 0.0
     for b in range(feats.shape[0]):
         idx = [k for k in range(feats.shape[1]) if valid[b, k]]
         f = feats[b, idx] / np.linalg.norm(feats[b, idx], axis=1)[:, None]
@@ -26,8 +28,7 @@ def _reference_semantic(feats, text, valid, scale):
             row_lse = math.log(sum(math.exp(v) for v in logits[i, :]))
             col_lse = math.log(sum(math.exp(v) for v in logits[:, i]))
             total += (row_lse - logits[i, i]) + (col_lse - logits[i, i])
-        count += len(idx)
-    return total / (2 * count)
+    return total / (2 * feats.shape[0] * feats.shape[1])
 
 
 def _semantic_inputs(seed=0, batch=3, num_kpts=5, dim=8):
@@ -55,6 +56,56 @@ def test_semantic_loss_matches_hand_computation():
     single = torch.tensor([[True, False, False, False, False]])
     one = loss_fn(feats[:1], text[:1], single)
     assert one.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_semantic_loss_divided_by_all_entries_by_hand():
+    """Decision 15: sums over the valid keypoints, divided by B * K.
+
+    B = 2, K = 3, scale 1. Sample 0: keypoints 0, 1 valid, 2 invalid
+    (its prompt equals prompt 0, so including it would change row 0);
+    sample 1: only keypoint 0 valid (its rows give exactly 0).
+    """
+    loss_fn = SemanticLevelLoss(temperature_init=1.0)
+    assert loss_fn.scale.item() == pytest.approx(1.0)
+    nan = float('nan')
+    feats = torch.tensor([[[1.0, 0.0], [1.0, 1.0], [nan, nan]],
+                          [[3.0, 4.0], [nan, 0.0], [2.0, 2.0]]])
+    text = torch.tensor([[[2.0, 0.0], [0.0, 5.0], [1.0, 0.0]],
+                         [[1.0, 0.0], [0.0, 1.0], [nan, 1.0]]])
+    valid = torch.tensor([[True, True, False], [True, False, False]])
+    # Sample 0's cosine logits (rows: features, columns: prompts):
+    # [[1, 0], [c, c]] with c = 1 / sqrt(2).
+    c = 1 / math.sqrt(2)
+    row0 = math.log(math.e + 1) - 1
+    row1 = math.log(2 * math.exp(c)) - c  # = log 2
+    col0 = math.log(math.e + math.exp(c)) - 1
+    col1 = math.log(1 + math.exp(c)) - c
+    total = row0 + row1 + col0 + col1
+    loss = loss_fn(feats, text, valid)
+    assert loss.item() == pytest.approx(total / (2 * 2 * 3), rel=1e-6)
+    # Not the mean over the 3 valid keypoints (the former scaling).
+    assert loss.item() != pytest.approx(total / (2 * 3), rel=1e-2)
+    assert loss.item() == pytest.approx(0.1637190, rel=1e-5)
+
+
+def test_semantic_loss_all_valid_equals_published_formula():
+    """With every keypoint valid nothing is excluded, and the loss is the
+    published CLAMP formula: per-entry cross entropies in both directions,
+    each averaged over all B * K entries, then halved."""
+    loss_fn = SemanticLevelLoss(loss_weight=5e-4)
+    feats, text, _ = _semantic_inputs(seed=2)
+    valid = torch.ones(3, 5, dtype=torch.bool)
+    logits = loss_fn.scale * torch.einsum(
+        'bkc,bjc->bkj', F.normalize(feats, dim=-1), F.normalize(text, dim=-1))
+    labels = torch.arange(5).expand(3, -1)
+    per_visual = F.cross_entropy(logits, labels, reduction='none')
+    per_text = F.cross_entropy(
+        logits.transpose(1, 2), labels, reduction='none')
+    weights = valid.float()  # CLAMP's target_weight
+    published = ((per_visual * weights).mean() +
+                 (per_text * weights).mean()) / 2 * 5e-4
+    loss = loss_fn(feats, text, valid)
+    assert loss.item() == pytest.approx(published.item(), rel=1e-5)
 
 
 def test_semantic_loss_invalid_keypoints_leave_softmax():

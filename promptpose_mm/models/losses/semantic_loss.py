@@ -42,9 +42,13 @@ class SemanticLevelLoss(nn.Module):
     out-of-crop keypoints leave both softmaxes.
 
     The loss is ``loss_weight * (sum of row CE + sum of column CE) /
-    (2 * number of valid keypoints)`` over the batch; without any valid
-    keypoint it is exactly 0 and still depends on the inputs and the logit
-    scale (zero gradients, so distributed training sees them used).
+    (2 * B * K)``: the sums run over the valid keypoints only, but they are
+    divided by the number of all entries, as the published CLAMP code's
+    mean over its ``(B, K)`` losses (zero-weighted where invalid) is; so
+    ``loss_weight`` (``a1`` = 5e-4) keeps its published meaning. Without
+    any valid keypoint it is exactly 0 and still depends on the inputs and
+    the logit scale (zero gradients, so distributed training sees them
+    used).
 
     Args:
         loss_weight (float): ``a1`` in the paper's total loss.
@@ -106,6 +110,6 @@ class SemanticLevelLoss(nn.Module):
         logits = self.scale.to(feats.dtype) * feats @ text.transpose(1, 2)
         row = _diagonal_cross_entropy(logits, valid)  # feature -> prompt
         col = _diagonal_cross_entropy(logits.transpose(1, 2), valid)
-        num_valid = valid.sum().clamp(min=1)
-        loss = (row.sum() + col.sum()) / (2 * num_valid)
+        # Divided by all B * K entries, valid or not (CLAMP's mean).
+        loss = (row.sum() + col.sum()) / (2 * max(valid.numel(), 1))
         return loss * self.loss_weight
