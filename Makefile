@@ -1,40 +1,53 @@
 # One entry point: every target creates or reuses the environment in .venv/.
-#   make demo    the main job on bundled data
-#   make test    style checks, then the whole test suite
-#   make lint    flake8, isort and yapf in check mode (make format fixes)
-#   make env     (re)run the set-up; make check-env prints the stack
-VENV ?= .venv
+#   make demo         the main job on bundled data
+#   make test         style checks, then the whole test suite
+#   make lint         flake8, isort and yapf in check mode (make format fixes)
+#   make env          (re)run the set-up; make check-env prints the stack
+#   make fresh-check  the cold path a new user meets: a throwaway clone with an
+#                     empty HOME and cache, then `make test` and `make demo`
+# Paths are absolute, so `make -C DIR` and `make -f DIR/Makefile` work from
+# any folder, and a relative VENV=... is taken from where make runs.
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+VENV ?= $(ROOT)/.venv
+override VENV := $(abspath $(VENV))
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.promptpose-ready
 SOURCES := promptpose_mm configs tools tests projects setup.py
+DEPS := $(addprefix $(ROOT)/,tools/setup_env.sh requirements/stack.txt \
+	requirements/tests.txt setup.py)
 
-.PHONY: env demo test lint format check-env clean
+.PHONY: env demo test lint format check-env fresh-check clean
 
-$(STAMP): tools/setup_env.sh requirements/stack.txt requirements/tests.txt setup.py
-	VENV=$(VENV) bash tools/setup_env.sh
+$(STAMP): $(DEPS)
+	VENV=$(VENV) bash $(ROOT)/tools/setup_env.sh
 	touch $(STAMP)
 
 env:
-	VENV=$(VENV) bash tools/setup_env.sh
+	VENV=$(VENV) bash $(ROOT)/tools/setup_env.sh
 	touch $(STAMP)
 
 check-env: $(STAMP)
-	$(PY) tools/check_env.py
+	$(PY) $(ROOT)/tools/check_env.py
 
 demo: $(STAMP)
-	$(PY) tools/demo.py $(DEMO_ARGS)
+	cd $(ROOT) && $(PY) tools/demo.py $(DEMO_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/flake8 $(SOURCES)
-	$(VENV)/bin/isort --check-only --diff $(SOURCES)
-	$(VENV)/bin/yapf --diff --recursive $(SOURCES) --exclude '$(VENV)/*'
+	cd $(ROOT) && $(VENV)/bin/flake8 $(SOURCES)
+	cd $(ROOT) && $(VENV)/bin/isort --check-only --diff $(SOURCES)
+	cd $(ROOT) && $(VENV)/bin/yapf --diff --recursive $(SOURCES) \
+		--exclude '.venv/*'
 
 format: $(STAMP)
-	$(VENV)/bin/isort $(SOURCES)
-	$(VENV)/bin/yapf --in-place --recursive $(SOURCES)
+	cd $(ROOT) && $(VENV)/bin/isort $(SOURCES)
+	cd $(ROOT) && $(VENV)/bin/yapf --in-place --recursive $(SOURCES)
 
 test: $(STAMP) lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	cd $(ROOT) && $(PY) -m pytest $(PYTEST_ARGS)
+
+fresh-check:
+	bash $(ROOT)/tools/fresh_check.sh
 
 clean:
-	rm -rf $(VENV) work_dirs .pytest_cache promptpose_mm/.mim
+	rm -rf $(VENV) $(ROOT)/work_dirs $(ROOT)/.pytest_cache \
+		$(ROOT)/promptpose_mm/.mim

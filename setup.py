@@ -73,12 +73,22 @@ if __name__ == '__main__':
             'Programming Language :: Python :: 3',
             'Topic :: Scientific/Engineering :: Image Recognition',
         ],
+        # Bounded to what the code uses (requirements/stack.txt pins the
+        # exact versions the tests run on): torch >= 2.4 for
+        # torch.serialization.add_safe_globals; open_clip >= 2.26 for its
+        # batch-first transformer blocks (tests/test_open_clip_compat.py
+        # checks every internal the code reaches).
         install_requires=[
-            'torch>=2.0',
-            'mmengine>=0.10.0,<1.0.0',
+            'torch>=2.4,<2.15',
+            'numpy>=1.25,<3',
+            'mmengine>=0.10.0,<0.11.0',
             'mmcv>=2.0.0,<2.2.0',
             'mmpose>=1.3.0,<1.4.0',
-            'open_clip_torch>=2.20',
+            'open_clip_torch>=2.26,<4',
+            'pyyaml>=6,<7',
+            'pandas>=2.0,<4',
+            'tables>=3.8,<4',
+            'tqdm>=4.60,<5',
         ],
         extras_require={
             'tests': read_requirements('tests.txt'),

@@ -26,12 +26,14 @@ abspath() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;;
 VENV="$(abspath "${VENV:-$ROOT/.venv}")"
 CACHE="$(abspath "${PROMPTPOSE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/promptpose_mm}")"
 PYTHON="${PYTHON:-}"
+case "$PYTHON" in */*) PYTHON="$(abspath "$PYTHON")" ;; esac
 
 TORCH_VERSION=2.14.1
 TORCHVISION_VERSION=0.29.1
 MMCV_VERSION=2.1.0
 MMCV_SHA256=d387bcab66b467479b6660310e23746cfc79c6e57acf04094680adb499a5cd3f
 XTCOCOTOOLS_VERSION=1.14.3
+XTCOCOTOOLS_SHA256=6434382784d206204d2a1b491dba359ff3464a2b9eb5890fbc0d868cad4e810f
 CHUMPY_VERSION=0.70
 UV_VERSION=0.13.9
 
@@ -40,6 +42,17 @@ die() { printf '[setup_env] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- python ---
 uv_install() { "$VENV/bin/uv" pip install -q --python "$PY" "${FIND_LINKS[@]}" "$@"; }
+
+use_venv() {  # PY, PIP and FIND_LINKS for the venv at $VENV
+    PY="$VENV/bin/python"
+    PIP=("$PY" -m pip --disable-pip-version-check -q)
+    # Wheels that lie on this disk (offline machines) are preferred when present.
+    FIND_LINKS=()
+    for d in ${PROMPTPOSE_FIND_LINKS:-/opt/pypi-more/files /opt/pypi/files /opt/wheels}; do
+        [ -d "$d" ] && FIND_LINKS+=(--find-links "$(abspath "$d")")
+    done
+    STACK_PINS=()
+}
 
 prepare_venv() {  # .venv with python 3.11, uv, torch and the build tools
     if [ -z "$PYTHON" ]; then
@@ -57,17 +70,11 @@ prepare_venv() {  # .venv with python 3.11, uv, torch and the build tools
         rm -rf "$VENV"
         "$PYTHON" -m venv "$VENV"
     fi
-    PY="$VENV/bin/python"
-    PIP=("$PY" -m pip --disable-pip-version-check -q)
+    use_venv
     if ! "$VENV/bin/uv" --version 2>/dev/null | grep -q "uv $UV_VERSION"; then
         log "installing uv $UV_VERSION into the venv"
         "${PIP[@]}" install "uv==$UV_VERSION"
     fi
-    # Wheels that lie on this disk (offline machines) are preferred when present.
-    FIND_LINKS=()
-    for d in ${PROMPTPOSE_FIND_LINKS:-/opt/pypi-more/files /opt/pypi/files /opt/wheels}; do
-        [ -d "$d" ] && FIND_LINKS+=(--find-links "$d")
-    done
 
     log "torch $TORCH_VERSION, torchvision $TORCHVISION_VERSION, build tools"
     uv_install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" \
@@ -83,6 +90,10 @@ prepare_venv() {  # .venv with python 3.11, uv, torch and the build tools
     CUDA_TAG=$("$PY" -c 'import os, torch; cuda = torch.cuda.is_available() or os.environ.get("FORCE_CUDA") == "1"; print("cu" + torch.version.cuda.replace(".", "") if cuda and torch.version.cuda else "cpu")')
     NUMPY_VERSION=$("$PY" -c 'import numpy; print(numpy.__version__)')
     TAG="py311-torch$TORCH_VERSION-$CUDA_TAG"
+    # What every install below keeps in place: torch, torchvision and numpy
+    # as installed here, and the stack's exact versions.
+    STACK_PINS=("torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+        "numpy==$NUMPY_VERSION" -r "$ROOT/requirements/stack.txt")
 }
 
 # --------------------------------------------------------- cached wheels ---
@@ -107,51 +118,65 @@ seal_cache() {  # dir
     sha256sum "$whl" | cut -d' ' -f1 > "$1/SHA256"
 }
 
-build_mmcv() {  # dir
-    local dir=$1 work; work=$(mktemp -d)
-    log "building mmcv $MMCV_VERSION with its ops against torch $TORCH_VERSION ($CUDA_TAG); about 10 minutes on 2 cores, done once"
-    # pip finds the sdist through the configured index (mirrors included);
-    # its metadata step runs setup.py, which imports the installed torch.
-    "${PIP[@]}" download --no-deps --no-build-isolation --no-binary mmcv \
-        -d "$work" "mmcv==$MMCV_VERSION" ||
-        die "could not download the mmcv $MMCV_VERSION sdist (a package registry must be reachable for the first set-up)"
-    [ "$(sha256sum "$work/mmcv-$MMCV_VERSION.tar.gz" | cut -d' ' -f1)" = "$MMCV_SHA256" ] ||
-        die "checksum mismatch for the mmcv $MMCV_VERSION sdist"
-    tar -xzf "$work/mmcv-$MMCV_VERSION.tar.gz" -C "$work"
-    # torch >= 2.10 headers need C++20; mmcv 2.1.0 asks for C++14/17.
-    sed -i 's/-std=c++1[47]/-std=c++20/g; s#/std:c++1[47]#/std:c++20#g' \
-        "$work/mmcv-$MMCV_VERSION/setup.py"
-    grep -q 'std=c++20' "$work/mmcv-$MMCV_VERSION/setup.py" ||
-        die "could not patch mmcv's setup.py for C++20"
-    # mmcv's setup.py imports pkg_resources' old API: build with setuptools<70
-    # (pip, not uv: torch declares setuptools>=77.0.3, restored right after).
-    "${PIP[@]}" install "setuptools<70" 2>&1 | grep -v 'dependency conflicts\|requires setuptools\|resolver does not' || true
-    (cd "$work/mmcv-$MMCV_VERSION" &&
-        MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-        "${PIP[@]}" wheel --no-deps --no-build-isolation -w "$work/dist" .) ||
-        { uv_install "setuptools>=77.0.3,<82"; die "mmcv build failed (log above)"; }
-    uv_install "setuptools>=77.0.3,<82" "torch==$TORCH_VERSION"
-    rm -rf "$dir" && mkdir -p "$(dirname "$dir")"
+# build_from_sdist NAME VERSION SHA256 PATCH DIR: download the sdist of
+# NAME==VERSION through pip's configured index (mirrors included), verify its
+# checksum, unpack it, run the function PATCH on the unpacked folder, build a
+# wheel from it without build isolation, and move the wheel into DIR in one
+# step (DIR appears whole or not at all). The caller seals DIR (seal_cache)
+# once the wheel is in place; install_cached does that and installs it.
+build_from_sdist() {
+    local name=$1 version=$2 sha=$3 patch=$4 dir=$5 work sdist src
+    work=$(mktemp -d)
+    # --no-build-isolation: pip's metadata step runs the sdist's setup.py,
+    # which (for mmcv) imports the installed torch.
+    "${PIP[@]}" download --no-deps --no-build-isolation --no-binary "$name" \
+        -d "$work" "$name==$version" ||
+        die "could not download the $name $version sdist (a package registry must be reachable for the first set-up)"
+    sdist=$(ls "$work"/*.tar.gz 2>/dev/null | head -n 1)
+    [ -n "$sdist" ] || die "pip gave no $name $version sdist (.tar.gz) in $work"
+    [ "$(sha256sum "$sdist" | cut -d' ' -f1)" = "$sha" ] ||
+        die "checksum mismatch for the $name $version sdist $sdist (expected $sha)"
+    mkdir "$work/src"
+    tar -xzf "$sdist" -C "$work/src"
+    src=$(ls -d "$work"/src/*/ | head -n 1)
+    [ -f "$src/setup.py" ] || [ -f "$src/pyproject.toml" ] ||
+        die "the $name $version sdist holds no setup.py or pyproject.toml"
+    "$patch" "$src"
+    (cd "$src" && "${PIP[@]}" wheel --no-deps --no-build-isolation -w "$work/dist" .) ||
+        die "$name build failed (log above)"
+    rm -rf "$dir" "$dir.tmp.$$" && mkdir -p "$(dirname "$dir")"
     mkdir "$dir.tmp.$$" && mv "$work"/dist/*.whl "$dir.tmp.$$"/ && mv "$dir.tmp.$$" "$dir"
     rm -rf "$work"
 }
 
-build_xtcocotools() {  # dir
-    local dir=$1 work; work=$(mktemp -d)
-    log "building xtcocotools $XTCOCOTOOLS_VERSION from source against numpy $NUMPY_VERSION"
-    "${PIP[@]}" download --no-deps --no-build-isolation --no-binary xtcocotools \
-        -d "$work" "xtcocotools==$XTCOCOTOOLS_VERSION" ||
-        die "could not download the xtcocotools $XTCOCOTOOLS_VERSION sdist"
-    tar -xzf "$work/xtcocotools-$XTCOCOTOOLS_VERSION.tar.gz" -C "$work"
+patch_mmcv() {  # source folder
+    # torch >= 2.10 headers need C++20; mmcv 2.1.0 asks for C++14/17.
+    sed -i 's/-std=c++1[47]/-std=c++20/g; s#/std:c++1[47]#/std:c++20#g' "$1/setup.py"
+    grep -q 'std=c++20' "$1/setup.py" || die "could not patch mmcv's setup.py for C++20"
+}
+
+build_mmcv() {  # dir
+    log "building mmcv $MMCV_VERSION with its ops against torch $TORCH_VERSION ($CUDA_TAG); about 11 minutes on 2 cores, done once"
+    # mmcv's setup.py imports pkg_resources' old API: build with setuptools<70
+    # (pip, not uv: torch declares setuptools>=77.0.3, restored right after,
+    # also when the build fails).
+    "${PIP[@]}" install "setuptools<70" 2>&1 | grep -v 'dependency conflicts\|requires setuptools\|resolver does not' || true
+    trap 'uv_install "setuptools>=77.0.3,<82"' EXIT
+    MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+        build_from_sdist mmcv "$MMCV_VERSION" "$MMCV_SHA256" patch_mmcv "$1"
+    trap - EXIT
+    uv_install "setuptools>=77.0.3,<82" "torch==$TORCH_VERSION"
+}
+
+patch_xtcocotools() {  # source folder
     # numpy 2 (and Cython 3) know the flag only as NPY_ARRAY_OWNDATA.
-    sed -i 's/np\.NPY_OWNDATA/np.NPY_ARRAY_OWNDATA/g' \
-        "$work/xtcocotools-$XTCOCOTOOLS_VERSION/xtcocotools/_mask.pyx"
-    (cd "$work/xtcocotools-$XTCOCOTOOLS_VERSION" &&
-        "${PIP[@]}" wheel --no-deps --no-build-isolation -w "$work/dist" .) ||
-        die "xtcocotools build failed (log above)"
-    rm -rf "$dir" && mkdir -p "$(dirname "$dir")"
-    mkdir "$dir.tmp.$$" && mv "$work"/dist/*.whl "$dir.tmp.$$"/ && mv "$dir.tmp.$$" "$dir"
-    rm -rf "$work"
+    sed -i 's/np\.NPY_OWNDATA/np.NPY_ARRAY_OWNDATA/g' "$1/xtcocotools/_mask.pyx"
+}
+
+build_xtcocotools() {  # dir
+    log "building xtcocotools $XTCOCOTOOLS_VERSION from source against numpy $NUMPY_VERSION"
+    build_from_sdist xtcocotools "$XTCOCOTOOLS_VERSION" "$XTCOCOTOOLS_SHA256" \
+        patch_xtcocotools "$1"
 }
 
 install_cached() {  # name, dir, file-inside-wheel, import-check, builder
@@ -167,8 +192,7 @@ install_cached() {  # name, dir, file-inside-wheel, import-check, builder
         # with its dependencies (mmcv.ops imports mmengine), the stack's pins
         # keeping torch and friends where they are
         uv_install --reinstall-package "$name" "$(ls "$dir"/*.whl | head -n 1)" \
-            "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" \
-            "numpy==$NUMPY_VERSION" -r "$ROOT/requirements/stack.txt"
+            "${STACK_PINS[@]}"
         if "$PY" -c "$check" 2>/dev/null; then return 0; fi
         log "cached $name does not import ($check): discarding it"
         rm -rf "$dir"
@@ -194,9 +218,7 @@ main() {
     # torch, torchvision and numpy are named again so that no resolution of the
     # stack can move them (mmpose asks for an unpinned torchvision).
     uv_install "mmcv==$MMCV_VERSION" "xtcocotools==$XTCOCOTOOLS_VERSION" \
-        "numpy==$NUMPY_VERSION" "torch==$TORCH_VERSION" \
-        "torchvision==$TORCHVISION_VERSION" \
-        -r "$ROOT/requirements/stack.txt" -r "$ROOT/requirements/tests.txt"
+        "${STACK_PINS[@]}" -r "$ROOT/requirements/tests.txt"
     uv_install --no-build-isolation --no-deps -e "$ROOT"
     # `mim search` reads <site-packages>/promptpose_mm/.mim/model-index.yml;
     # an editable (PEP 660) install has no such folder, so link the checkout.
