@@ -13,8 +13,26 @@ custom_imports = dict(imports=['promptpose_mm'], allow_failed_imports=False)
 
 # runtime: 210 epochs, AdamW, step decay at 170 and 200, 500-iteration warm-up
 train_cfg = dict(max_epochs=210, val_interval=10)
+# Weight decay (design decision 14): none on biases and normalisation layers,
+# as the published configs ask with their 'bias' and 'norm' keys (which, as
+# name matches, miss CLIP's bn*/ln_* layers; MMEngine's rules below find every
+# norm layer by its type). nn.MultiheadAttention's packed bias is named
+# in_proj_bias, which the bias rule (parameters named 'bias') misses: a key of
+# its own. ForceDefaultOptimWrapperConstructor applies these rules to the
+# parameters a custom key matches too (the ViT backbone's lr multiplier).
+# Everything else decays, as in the published code: conv/linear weights,
+# projections, positional embeddings, the context vectors, the prompt gamma
+# and the semantic logit scale. The published 'text_encoder' lr_mult=0 is the
+# frozen text encoder here (requires_grad=False: not optimised at all).
 optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=5e-4, weight_decay=1e-4), clip_grad=None)
+    optimizer=dict(type='AdamW', lr=5e-4, weight_decay=1e-4),
+    clip_grad=None,
+    constructor='ForceDefaultOptimWrapperConstructor',
+    paramwise_cfg=dict(
+        bias_decay_mult=0.,
+        norm_decay_mult=0.,
+        custom_keys={'in_proj_bias': dict(decay_mult=0.)},
+        force_default_settings=True))
 param_scheduler = [
     dict(
         type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),
@@ -88,6 +106,13 @@ model = dict(
 dataset_type = 'AP10KDataset'
 data_mode = 'topdown'
 data_root = 'data/ap10k/'
+# Augmentation (design decision 16, a stated deviation): flip, half-body and
+# MMPose 1.x's RandomBBoxTransform with its defaults (shift 0.16 with
+# probability 0.3, scale 0.5 to 1.5, rotation up to 80 degrees with
+# probability 0.6), as MMPose 1.x's own AP-10K configs use. The published code
+# (MMPose 0.x) drew rotation, scale and shift differently
+# (TopDownGetRandomScaleRotation, rot_factor=40, scale_factor=0.5, and
+# TopDownHalfBodyTransform).
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),

@@ -5,8 +5,20 @@
 _base_ = ['./td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256.py']
 
 clip_checkpoint = 'open_clip://ViT-B-16/openai'
-optim_wrapper = dict(
-    paramwise_cfg=dict(custom_keys={'backbone': dict(lr_mult=0.1)}))
+# the backbone learns at 0.1 x the base rate; biases and norm layers do not
+# decay (the base config's rules, applied on top of this key). One key matches
+# one parameter, so the base config's 'in_proj_bias' key would take the
+# backbone's attention biases out of the 0.1 multiplier: each backbone block's
+# gets a key of its own (its frozen twins in the text encoder are not
+# optimised)
+backbone_lr_keys = {
+    'backbone': dict(lr_mult=0.1),
+    **{
+        f'resblocks.{i}.attn.in_proj_bias': dict(lr_mult=0.1, decay_mult=0.)
+        for i in range(12)
+    }
+}
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys=backbone_lr_keys))
 model = dict(
     backbone=dict(
         _delete_=True,
