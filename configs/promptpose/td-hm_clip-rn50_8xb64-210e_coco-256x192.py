@@ -1,0 +1,19 @@
+# SimpleBaseline with a CLIP ResNet-50 backbone on COCO human pose at 256x192:
+# the pre-training of the SimpleBaseline (CLIP) rows of Tables 3 and 4. The
+# data and recipe (total batch 512 = 8 GPUs x 64, lr 5e-4) are those of
+# td-hm_promptpose-clip-rn50_8xb64-210e_coco-256x192.py; the model is that of
+# td-hm_clip-rn50_8xb16-210e_ap10k-256x256.py (no prompts, score maps or text
+# losses). Fine-tune on AP-10K with
+# td-hm_clip-rn50_coco-pre_8xb16-210e_ap10k-256x256.py.
+_base_ = ['./td-hm_promptpose-clip-rn50_8xb64-210e_coco-256x192.py']
+
+model = dict(
+    backbone=dict(with_clip_space=False),
+    neck=None,
+    head=dict(
+        _delete_=True,
+        type='HeatmapHead',
+        in_channels=2048,
+        out_channels=17,
+        loss=dict(type='KeypointMSELoss', use_target_weight=True),
+        decoder={{_base_.codec}}))
