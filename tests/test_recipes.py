@@ -1,0 +1,394 @@
+"""Every paper config trains as the paper and the published code train.
+
+``RECIPES`` is the paper's recipe (design reference, section 4, and
+decisions 14, 16, 17 and 18), one row per paper config: every config under
+``configs/promptpose`` but the tiny CPU ones. The tests read each config and
+check its optimizer, learning rate, effective batch, schedule, losses,
+pretrained weights and data against its row, and build the optimizer of each
+architecture to list which parameters decay.
+"""
+import glob
+import logging
+import os.path as osp
+import re
+from typing import NamedTuple, Optional
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+from mmpose.registry import MODELS
+from torch import nn
+
+import promptpose_mm  # noqa: F401
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+PROMPTPOSE = osp.join(ROOT, 'configs', 'promptpose')
+BASE_CONFIG = 'td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256'
+
+
+class Row(NamedTuple):
+    """One config of the paper's recipe."""
+    model: str  # 'promptpose', a Table 5 ablation or 'simplebaseline'
+    backbone: str  # 'clip-rn50', 'clip-vit-b16' or 'res50' (ImageNet)
+    data: str  # 'ap10k', 'ap10k-20shot' or 'coco' (the pre-training)
+    coco_pre: bool  # fine-tuned from the COCO checkpoint
+    batch: int  # total batch
+    lr: float  # base learning rate
+    ap: Optional[float]  # AP-10K val AP the paper reports
+    table: Optional[str]  # where the paper reports it
+
+
+PP, SB = 'promptpose', 'simplebaseline'
+R50, VIT, IN50 = 'clip-rn50', 'clip-vit-b16', 'res50'
+FULL, SHOT, COCO = 'ap10k', 'ap10k-20shot', 'coco'
+T1, T2, T3, T4, T5 = 'Table 1', 'Table 2', 'Table 3', 'Table 4', 'Table 5'
+RECIPES = {
+    # Table 1, supervised: batch 128, lr 5e-4 (ViT: backbone x 0.1)
+    'td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256':
+    Row(PP, R50, FULL, False, 128, 5e-4, 0.729, T1),
+    'td-hm_promptpose-clip-vit-b16_8xb16-210e_ap10k-256x256':
+    Row(PP, VIT, FULL, False, 128, 5e-4, 0.731, T1),
+    'td-hm_clip-rn50_8xb16-210e_ap10k-256x256':
+    Row(SB, R50, FULL, False, 128, 5e-4, 0.709, T1),
+    'td-hm_clip-vit-b16_8xb16-210e_ap10k-256x256':
+    Row(SB, VIT, FULL, False, 128, 5e-4, 0.726, T1),
+    'td-hm_res50_8xb16-210e_ap10k-256x256':
+    Row(SB, IN50, FULL, False, 128, 5e-4, 0.702, T1),
+    # Table 5, ablations with CLIP ResNet-50
+    'td-hm_promptpose-clip-rn50-pixel_8xb16-210e_ap10k-256x256':
+    Row('pixel', R50, FULL, False, 128, 5e-4, 0.721, T5),
+    'td-hm_promptpose-clip-rn50-pixel-semantic_8xb16-210e_ap10k-256x256':
+    Row('pixel-semantic', R50, FULL, False, 128, 5e-4, 0.726, T5),
+    'td-hm_promptpose-clip-rn50-pixel-promptenc_8xb16-210e_ap10k-256x256':
+    Row('pixel-promptenc', R50, FULL, False, 128, 5e-4, 0.723, T5),
+    'td-hm_promptpose-clip-rn50-all_8xb16-210e_ap10k-256x256':
+    Row(PP, R50, FULL, False, 128, 5e-4, 0.729, T5),
+    # Table 2, 20-shot (decision 18): ResNet-50 batch 64, lr 5e-4; ViT-B
+    # batch 128, lr 5e-5
+    'td-hm_promptpose-clip-rn50_8xb8-210e_ap10k-20shot-256x256':
+    Row(PP, R50, SHOT, False, 64, 5e-4, 0.540, T2),
+    'td-hm_promptpose-clip-vit-b16_8xb16-210e_ap10k-20shot-256x256':
+    Row(PP, VIT, SHOT, False, 128, 5e-5, 0.586, T2),
+    'td-hm_clip-rn50_8xb8-210e_ap10k-20shot-256x256':
+    Row(SB, R50, SHOT, False, 64, 5e-4, 0.518, T2),
+    'td-hm_clip-vit-b16_8xb16-210e_ap10k-20shot-256x256':
+    Row(SB, VIT, SHOT, False, 128, 5e-5, 0.574, T2),
+    'td-hm_res50_8xb8-210e_ap10k-20shot-256x256':
+    Row(SB, IN50, SHOT, False, 64, 5e-4, 0.511, T2),
+    # COCO pre-training: batch 512, lr 5e-4 (ResNet-50) / 2e-4 (ViT-B)
+    'td-hm_promptpose-clip-rn50_8xb64-210e_coco-256x192':
+    Row(PP, R50, COCO, False, 512, 5e-4, None, None),
+    'td-hm_promptpose-clip-vit-b16_8xb64-210e_coco-256x192':
+    Row(PP, VIT, COCO, False, 512, 2e-4, None, None),
+    'td-hm_clip-rn50_8xb64-210e_coco-256x192':
+    Row(SB, R50, COCO, False, 512, 5e-4, None, None),
+    'td-hm_clip-vit-b16_8xb64-210e_coco-256x192':
+    Row(SB, VIT, COCO, False, 512, 2e-4, None, None),
+    'td-hm_res50_8xb64-210e_coco-256x192':
+    Row(SB, IN50, COCO, False, 512, 5e-4, None, None),
+    # Table 3, fine-tuned on AP-10K after COCO: lr 6e-4 / 5e-5
+    'td-hm_promptpose-clip-rn50_coco-pre_8xb16-210e_ap10k-256x256':
+    Row(PP, R50, FULL, True, 128, 6e-4, 0.752, T3),
+    'td-hm_promptpose-clip-vit-b16_coco-pre_8xb16-210e_ap10k-256x256':
+    Row(PP, VIT, FULL, True, 128, 5e-5, 0.742, T3),
+    'td-hm_clip-rn50_coco-pre_8xb16-210e_ap10k-256x256':
+    Row(SB, R50, FULL, True, 128, 6e-4, 0.744, T3),
+    'td-hm_clip-vit-b16_coco-pre_8xb16-210e_ap10k-256x256':
+    Row(SB, VIT, FULL, True, 128, 5e-5, 0.739, T3),
+    'td-hm_res50_coco-pre_8xb16-210e_ap10k-256x256':
+    Row(SB, IN50, FULL, True, 128, 6e-4, 0.724, T3),
+    # Table 4, 20-shot after COCO: the few-shot recipe (decision 18)
+    'td-hm_promptpose-clip-rn50_coco-pre_8xb8-210e_ap10k-20shot-256x256':
+    Row(PP, R50, SHOT, True, 64, 5e-4, 0.626, T4),
+    'td-hm_promptpose-clip-vit-b16_coco-pre_8xb16-210e_ap10k-20shot-256x256':
+    Row(PP, VIT, SHOT, True, 128, 5e-5, 0.641, T4),
+    'td-hm_clip-rn50_coco-pre_8xb8-210e_ap10k-20shot-256x256':
+    Row(SB, R50, SHOT, True, 64, 5e-4, 0.624, T4),
+    'td-hm_clip-vit-b16_coco-pre_8xb16-210e_ap10k-20shot-256x256':
+    Row(SB, VIT, SHOT, True, 128, 5e-5, 0.638, T4),
+    'td-hm_res50_coco-pre_8xb8-210e_ap10k-20shot-256x256':
+    Row(SB, IN50, SHOT, True, 64, 5e-4, 0.607, T4),
+}
+
+# 210 epochs, 500-iteration linear warm-up, x0.1 at 170 and 200
+SCHEDULE = [
+    dict(
+        type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=210,
+        milestones=[170, 200],
+        gamma=0.1,
+        by_epoch=True)
+]
+PRETRAINED = {
+    R50: 'open_clip://RN50/openai',
+    VIT: 'open_clip://ViT-B-16/openai',
+    IN50: 'torchvision://resnet50',
+}
+TRAIN_ANN = {
+    FULL: 'annotations/ap10k-train-split1.json',
+    SHOT: 'annotations/ap10k-train-split1-20shot.json',
+    COCO: 'annotations/person_keypoints_train2017.json',
+}
+# loss = L_pred + a1 L_semantic + a2 L_pixel: a1 = 5e-4, a2 = 0.4 / 2.0
+PIXEL_WEIGHT = {R50: 0.4, VIT: 2.0}
+SEMANTIC_WEIGHT = 5e-4
+# (semantic-level loss, prompt encoder) of PromptPose and its ablations
+PARTS = {
+    PP: (True, True),
+    'pixel': (False, False),
+    'pixel-semantic': (True, False),
+    'pixel-promptenc': (False, True),
+}
+NORMS = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
+
+
+def paper_configs() -> list:
+    return sorted(
+        osp.basename(path)[:-len('.py')]
+        for path in glob.glob(osp.join(PROMPTPOSE, '*.py'))
+        if 'tiny' not in osp.basename(path))
+
+
+def load(name: str) -> Config:
+    return Config.fromfile(osp.join(PROMPTPOSE, name + '.py'))
+
+
+def expected_paramwise(backbone: str) -> dict:
+    """Decision 14: no decay on biases and norms (plus the packed attention
+    bias); the ViT backbone at lr x 0.1, its attention biases too."""
+    custom_keys = {'in_proj_bias': dict(decay_mult=0.)}
+    if backbone == VIT:
+        custom_keys['backbone'] = dict(lr_mult=0.1)
+        for i in range(12):
+            custom_keys[f'resblocks.{i}.attn.in_proj_bias'] = dict(
+                lr_mult=0.1, decay_mult=0.)
+    return dict(
+        bias_decay_mult=0.,
+        norm_decay_mult=0.,
+        custom_keys=custom_keys,
+        force_default_settings=True)
+
+
+def test_every_paper_config_has_a_row():
+    assert paper_configs() == sorted(RECIPES)
+    assert len(RECIPES) == 29
+    # the design reference's tables: 4 settings x 5 rows in Tables 1-4
+    # (ViT-B has no ImageNet SimpleBaseline), 4 in Table 5 (its baseline is
+    # Table 1's CLIP SimpleBaseline)
+    assert sum(row.table in (T1, T2, T3, T4) for row in RECIPES.values()) == 20
+    assert sum(row.table == T5 for row in RECIPES.values()) == 4
+
+
+@pytest.mark.parametrize('name', sorted(RECIPES))
+def test_config_follows_the_papers_recipe(name):
+    row = RECIPES[name]
+    cfg = load(name)
+
+    # the name says GPUs x batch per GPU and epochs, as MMPose names do
+    gpus, per_gpu, epochs = map(
+        int,
+        re.search(r'_(\d+)xb(\d+)-(\d+)e_', name).groups())
+    assert name.startswith(f'td-hm_{"" if row.model == SB else "promptpose-"}'
+                           f'{row.backbone}')
+    assert gpus == 8
+    assert cfg.train_dataloader.batch_size == per_gpu
+    assert gpus * per_gpu == row.batch
+    assert cfg.auto_scale_lr.base_batch_size == row.batch
+
+    # optimizer: AdamW, weight decay 1e-4, decision 14's paramwise rules
+    optim = cfg.optim_wrapper
+    assert optim.optimizer == dict(type='AdamW', lr=row.lr, weight_decay=1e-4)
+    assert optim.get('clip_grad') is None
+    assert optim.constructor == 'ForceDefaultOptimWrapperConstructor'
+    assert optim.paramwise_cfg == expected_paramwise(row.backbone)
+
+    # schedule
+    assert epochs == 210
+    assert cfg.train_cfg.max_epochs == 210
+    assert cfg.param_scheduler == SCHEDULE
+
+    # model and losses
+    model = cfg.model
+    assert model.test_cfg.flip_test
+    assert model.head.loss == dict(
+        type='KeypointMSELoss', use_target_weight=True)
+    assert model.head.out_channels == 17
+    backbone_type = {
+        R50: 'CLIPResNet',
+        VIT: 'CLIPVisionTransformer',
+        IN50: 'ResNet'
+    }
+    assert model.backbone.type == backbone_type[row.backbone]
+    if row.backbone == VIT:
+        assert model.backbone.drop_path_rate == 0.4
+    if row.backbone == IN50:
+        assert model.backbone.depth == 50
+    if row.model == SB:
+        assert model.neck is None
+        assert model.head.type == 'HeatmapHead'
+    else:
+        semantic, prompt_encoder = PARTS[row.model]
+        assert model.head.type == 'PromptPoseHead'
+        assert model.head.pixel_loss.loss_weight == PIXEL_WEIGHT[row.backbone]
+        if semantic:
+            assert model.head.semantic_loss.loss_weight == SEMANTIC_WEIGHT
+        else:
+            assert model.head.semantic_loss is None
+        assert (model.neck.get('prompt_encoder', {})
+                is not None) == prompt_encoder
+
+    # pretrained weights: CLIP / ImageNet, or the whole COCO model
+    parts = [model.backbone] + ([model.neck] if model.neck else [])
+    if row.coco_pre:
+        source = name.replace('_coco-pre', '').replace('-20shot', '')
+        coco = re.sub(r'_8xb\d+-210e_ap10k-256x256$',
+                      '_8xb64-210e_coco-256x192', source)
+        assert RECIPES[coco].data == COCO
+        assert cfg.load_from == f'work_dirs/{coco}/epoch_210.pth'
+        assert all(part.init_cfg is None for part in parts)
+    else:
+        assert cfg.get('load_from') is None
+        for part in parts:
+            assert part.init_cfg == dict(
+                type='Pretrained', checkpoint=PRETRAINED[row.backbone])
+
+    # data: AP-10K split 1 evaluated on val (decision 8), or COCO
+    assert cfg.train_dataloader.dataset.ann_file == TRAIN_ANN[row.data]
+    if row.data == COCO:
+        assert cfg.train_dataloader.dataset.type == 'CocoDataset'
+        assert cfg.codec.input_size == (192, 256)
+    else:
+        assert cfg.train_dataloader.dataset.type == 'AP10KDataset'
+        assert cfg.val_dataloader.dataset.ann_file == (
+            'annotations/ap10k-val-split1.json')
+        assert cfg.codec.input_size == (256, 256)
+    # augmentation (decision 16): flip, half-body and RandomBBoxTransform
+    # with MMPose 1.x's defaults
+    steps = cfg.train_dataloader.dataset.pipeline
+    assert [step.type for step in steps] == [
+        'LoadImage', 'GetBBoxCenterScale', 'RandomFlip', 'RandomHalfBody',
+        'RandomBBoxTransform', 'TopdownAffine', 'GenerateTarget',
+        'PackPoseInputs'
+    ]
+    assert steps[4] == dict(type='RandomBBoxTransform')
+
+    # decision 17: the reading of the paper's ViT rates is stated where used
+    if row.backbone == VIT and row.lr != 5e-4:
+        with open(osp.join(PROMPTPOSE, name + '.py')) as file:
+            assert 'decision 17' in file.read()
+
+
+def test_deviations_and_readings_are_stated_in_the_base_config():
+    with open(osp.join(PROMPTPOSE, BASE_CONFIG + '.py')) as file:
+        text = file.read()
+    assert 'decision 14' in text and 'decision 16' in text
+    assert 'RandomBBoxTransform' in text.split('decision 16')[1]
+
+
+# ---------------------------------------------------------------------------
+# Which parameters decay (decision 14)
+# ---------------------------------------------------------------------------
+# parameters that decay without being a conv / linear / attention weight:
+# what the published code decays too (it matches no 'bias' / 'norm' key)
+# (the CLIP-space projection only where the model uses it: not in the
+# SimpleBaselines)
+CLIP_VIT_EXTRA = {
+    'backbone.clip.class_embedding', 'backbone.clip.positional_embedding'
+}
+CLIP_RN50_SPACE = {'backbone.clip.attnpool.positional_embedding'}
+CLIP_VIT_SPACE = CLIP_VIT_EXTRA | {'backbone.clip.proj'}
+PROMPT_EXTRA = {'neck.text_encoder.context', 'neck.gamma'}
+SEMANTIC_EXTRA = {'head.semantic_loss_module.logit_scale'}
+DECAY_CASES = {
+    'td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256':
+    CLIP_RN50_SPACE | PROMPT_EXTRA | SEMANTIC_EXTRA,
+    'td-hm_promptpose-clip-rn50-pixel_8xb16-210e_ap10k-256x256':
+    CLIP_RN50_SPACE | PROMPT_EXTRA,
+    'td-hm_promptpose-clip-vit-b16_8xb16-210e_ap10k-20shot-256x256':
+    CLIP_VIT_SPACE | PROMPT_EXTRA | SEMANTIC_EXTRA,
+    'td-hm_clip-rn50_8xb16-210e_ap10k-256x256':
+    set(),
+    'td-hm_clip-vit-b16_8xb64-210e_coco-256x192':
+    CLIP_VIT_EXTRA,
+    'td-hm_res50_8xb16-210e_ap10k-256x256':
+    set(),
+}
+WEIGHTED = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.MultiheadAttention)
+
+
+def optimizer_groups(cfg: Config) -> tuple:
+    """The model (random weights) and, per trainable parameter name, its
+    owning module and its (lr, weight decay) in the built optimizer."""
+    init_default_scope('mmpose')
+    torch.manual_seed(0)
+    for part in ('backbone', 'neck'):
+        if cfg.model.get(part):
+            cfg.model[part].init_cfg = None
+    model = MODELS.build(cfg.model)
+    # the constructor logs every parameter's options: quiet
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    finally:
+        logger.setLevel(level)
+    options = {}
+    for group in optim_wrapper.optimizer.param_groups:
+        for param in group['params']:
+            assert id(param) not in options
+            options[id(param)] = (group['lr'], group['weight_decay'])
+    owners, settings = {}, {}
+    for module_name, module in model.named_modules():
+        for name, param in module.named_parameters(recurse=False):
+            full = f'{module_name}.{name}' if module_name else name
+            if param.requires_grad:
+                owners[full] = module
+                settings[full] = options[id(param)]
+    return owners, settings
+
+
+@pytest.mark.parametrize('name', sorted(DECAY_CASES))
+def test_only_weights_decay(name):
+    row = RECIPES[name]
+    owners, settings = optimizer_groups(load(name))
+    decaying = {full for full, (_, decay) in settings.items() if decay == 1e-4}
+    assert all(decay in (0, 1e-4) for _, decay in settings.values())
+    # no bias, no norm-layer parameter decays
+    for full, module in owners.items():
+        no_decay = full.endswith('bias') or isinstance(module, NORMS)
+        assert (full not in decaying) == no_decay, full
+    # every other decaying parameter is a conv / linear / attention weight,
+    # but for the listed embeddings, context vectors, gamma and logit scale
+    weights = {
+        full
+        for full in decaying
+        if full.endswith('weight') and isinstance(owners[full], WEIGHTED)
+    }
+    assert decaying - weights == DECAY_CASES[name]
+    assert len(weights) > 50
+    # what the published keys missed is covered: CLIP's bn*/ln_* layers and
+    # nn.MultiheadAttention's packed bias
+    exempt = set(settings) - decaying
+    assert any(isinstance(owners[full], nn.BatchNorm2d) for full in exempt)
+    if row.backbone == VIT or row.model != SB:
+        assert any(isinstance(owners[full], nn.LayerNorm) for full in exempt)
+    attention_biases = [
+        full for full in owners if full.endswith('.attn.in_proj_bias')
+    ]
+    assert set(attention_biases) <= exempt
+    # the ViT's 12 blocks, the prompt encoder's one
+    with_prompt_encoder = PARTS.get(row.model, (False, False))[1]
+    assert len(attention_biases) == (12 * (row.backbone == VIT) +
+                                     with_prompt_encoder)
+    # learning rates: the ViT backbone at 0.1 x the base rate, all else at it
+    for full, (lr, _) in settings.items():
+        scale = 0.1 if (row.backbone == VIT
+                        and full.startswith('backbone.')) else 1.0
+        assert lr == pytest.approx(row.lr * scale), full
