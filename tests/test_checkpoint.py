@@ -18,7 +18,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import Runner
 
 import promptpose_mm  # noqa: F401  (allows the MMEngine types)
-from promptpose_mm.utils.checkpoint import history_buffer_getattr
+from promptpose_mm.utils.checkpoint import empty_bytes, history_buffer_getattr
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py')
@@ -119,8 +119,11 @@ class _Reduce:
 @pytest.mark.parametrize(
     'func, args', [(os.system, ('echo pwned', )), (eval, ('1 + 1', )),
                    (getattr, (np.ndarray, 'tofile')),
-                   (getattr, (HistoryBuffer, '__init__'))],
-    ids=['os.system', 'eval', 'getattr-ndarray', 'getattr-dunder'])
+                   (getattr, (HistoryBuffer, '__init__')), (bytes, (10**9, ))],
+    ids=[
+        'os.system', 'eval', 'getattr-ndarray', 'getattr-dunder',
+        'bytes-allocation'
+    ])
 def test_code_running_pickles_are_refused(func, args):
     buffer = io.BytesIO()
     torch.save({'state_dict': {}, 'payload': _Reduce(func, args)}, buffer)
@@ -136,6 +139,17 @@ def test_history_buffer_getattr_is_narrow():
         history_buffer_getattr(HistoryBuffer, '__class__')
     with pytest.raises(pickle.UnpicklingError):
         history_buffer_getattr(os, 'system')
+
+
+def test_empty_bytes_is_narrow():
+    assert empty_bytes() == b''
+    with pytest.raises(pickle.UnpicklingError, match='only the empty bytes'):
+        empty_bytes(10**9)
+    # an empty array pickles with protocol 2 through bytes() and loads
+    buffer = io.BytesIO()
+    torch.save({'colors': np.zeros((0, 3), np.uint8)}, buffer)
+    buffer.seek(0)
+    assert torch.load(buffer)['colors'].shape == (0, 3)
 
 
 def test_corrupt_checkpoint_is_an_error(trained, tmp_path):

@@ -372,8 +372,9 @@ def test_missing_and_corrupt_checkpoints(files, tmp_path):
         check_pose_checkpoint(files['truncated'], CONFIG)
     message = str(error.value)
     assert files['truncated'] in message
-    assert 'truncated or not a PyTorch checkpoint' in message
-    assert 'save it again' in message
+    assert 'is not a readable PyTorch checkpoint' in message
+    assert 'truncated' in message and 'save it again' in message
+    assert 'weights_only' not in message
     clip_like = str(tmp_path / 'clip.pth')
     torch.save({'visual.conv1.weight': torch.zeros(1)}, clip_like)
     with pytest.raises(ValueError, match='no pose head weights'):

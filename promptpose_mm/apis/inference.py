@@ -187,14 +187,9 @@ def check_pose_checkpoint(checkpoint: str, config: ConfigType) -> dict:
             f'checkpoint {checkpoint} does not exist: pass the .pth file '
             'training wrote (work_dirs/<config name>/best_coco_AP_epoch_*.pth'
             ' or epoch_*.pth) or a released PromptPose checkpoint')
-    try:
-        loaded = CheckpointLoader.load_checkpoint(
-            checkpoint, map_location='cpu')
-    except Exception as error:  # torch raises several types here
-        raise ValueError(
-            f'cannot read checkpoint {checkpoint} ({type(error).__name__}: '
-            f'{str(error).splitlines()[0]}): the file is truncated or not a '
-            'PyTorch checkpoint; copy, download or save it again') from error
+    # local files: load_checkpoint_file's errors (unreadable, or refused
+    # for safety), each naming the file
+    loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
     if not isinstance(loaded, dict):
         raise ValueError(
             f'checkpoint {checkpoint} holds a {type(loaded).__name__}, not '

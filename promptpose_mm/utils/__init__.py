@@ -1,10 +1,14 @@
-from .checkpoint import allow_mmengine_checkpoints, mmengine_safe_globals
+from .checkpoint import (UnreadableCheckpointError, UnsafeCheckpointError,
+                         allow_mmengine_checkpoints, load_checkpoint_file,
+                         mmengine_safe_globals, use_safe_local_loader)
 from .keypoint_names import (humanize_keypoint_name,
                              keypoint_names_from_metainfo,
                              resolve_keypoint_names)
 
 __all__ = [
     'allow_mmengine_checkpoints', 'mmengine_safe_globals',
+    'load_checkpoint_file', 'use_safe_local_loader',
+    'UnreadableCheckpointError', 'UnsafeCheckpointError',
     'humanize_keypoint_name', 'keypoint_names_from_metainfo',
     'resolve_keypoint_names'
 ]

@@ -11,15 +11,33 @@ The fix here adds exactly those types to torch's allow-list, nothing more:
 any other global in a pickle, in particular a callable that would run code
 when loaded (``os.system``, ``builtins.eval``, ...), is still refused.
 
-One more entry is needed: a ``HistoryBuffer`` pickles its statistics
-methods (``HistoryBuffer.min``, ...) as ``getattr(HistoryBuffer, 'min')``.
-Allowing ``getattr`` itself would let a pickle reach any attribute of any
-object it holds, so the name ``builtins.getattr`` is bound to
-:func:`history_buffer_getattr` instead, which answers exactly those lookups
-and refuses every other one.
+Two builtins need an answer of their own, each bound to a narrow stand-in
+rather than allowed as such:
+
+- a ``HistoryBuffer`` pickles its statistics methods (``HistoryBuffer.min``,
+  ...) as ``getattr(HistoryBuffer, 'min')``. Allowing ``getattr`` itself
+  would let a pickle reach any attribute of any object it holds, so the name
+  ``builtins.getattr`` is bound to :func:`history_buffer_getattr`, which
+  answers exactly those lookups and refuses every other one;
+- torch saves with pickle protocol 2, which writes an *empty* ``bytes`` as
+  ``bytes()``; numpy pickles an empty array (MMPose's ``skeleton_link_colors``
+  of a dataset without a skeleton, as many DeepLabCut projects are) with
+  such an empty ``bytes``. ``builtins.bytes`` is bound to :func:`empty_bytes`,
+  which builds ``b''`` and nothing else.
+
+:func:`load_checkpoint_file` is ``torch.load`` with this allow-list and
+errors that name the file: :class:`UnreadableCheckpointError` for a file
+that is empty, truncated or not a PyTorch checkpoint, and
+:class:`UnsafeCheckpointError` for one refused because it would run code.
+Neither advises turning the safety off. :func:`use_safe_local_loader` makes
+MMEngine's loader of local files (``load_from``, ``--resume``, ``mim test``,
+``init_model`` and the inferencer) go through it.
 """
+import os.path as osp
 import pickle
-from typing import Any, List
+import re
+import zipfile
+from typing import Any, List, Optional, Union
 
 import numpy as np
 import torch
@@ -89,6 +107,20 @@ def history_buffer_getattr(obj: Any, name: str) -> Any:
         'it with weights_only=False only if you trust its source')
 
 
+def empty_bytes(*args: Any) -> bytes:
+    """``bytes`` as a protocol-2 pickle uses it: ``bytes()`` -> ``b''``.
+
+    Raises:
+        pickle.UnpicklingError: for any argument (``bytes(n)`` would
+            allocate ``n`` bytes at the pickle's wish).
+    """
+    if args:
+        raise pickle.UnpicklingError(
+            f'refusing bytes{args!r} in a checkpoint: only the empty bytes '
+            'that pickle protocol 2 writes as bytes() may be built')
+    return b''
+
+
 def allow_mmengine_checkpoints() -> None:
     """Add the types of :func:`mmengine_safe_globals` to torch's allow-list.
 
@@ -104,4 +136,119 @@ def allow_mmengine_checkpoints() -> None:
         safe.append((multiarray._reconstruct, f'{module}._reconstruct'))
         safe.append((multiarray.scalar, f'{module}.scalar'))
     safe.append((history_buffer_getattr, 'builtins.getattr'))
+    safe.append((empty_bytes, 'builtins.bytes'))
     add(safe)
+
+
+class UnreadableCheckpointError(ValueError):
+    """A checkpoint file that is empty, truncated or not a PyTorch file."""
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint refused because loading it could run code."""
+
+
+_UNSAFE_GLOBAL = re.compile(r'GLOBAL ([\w.]+)')
+# torch's words for a refused global, and those of this module's stand-ins
+_REFUSED_MARKERS = ('unsupported global', 'was not an allowed global',
+                    'is blocked', 'refusing ')
+_TORCH_DETAIL = 'WeightsUnpickler error:'
+
+
+def _first_line(error: BaseException) -> str:
+    """The line of an error that says what is wrong, without torch's
+    advice to load with ``weights_only=False``."""
+    text = str(error).strip()
+    if _TORCH_DETAIL in text:  # e.g. 'Unsupported operand 60' for noise
+        text = text.split(_TORCH_DETAIL, 1)[1]
+    for line in text.splitlines():
+        # torch's own text advises weights_only=False: never passed on
+        if line.strip() and 'weights_only' not in line:
+            return line.strip()
+    return type(error).__name__
+
+
+def load_checkpoint_file(path: str,
+                         map_location: Union[str, Any, None] = 'cpu',
+                         what: str = 'checkpoint') -> Any:
+    """``torch.load(path, weights_only=True)`` with errors naming the file.
+
+    Args:
+        path (str): a local file.
+        map_location: as for ``torch.load``. Defaults to ``'cpu'``.
+        what (str): what the file is meant to be, for the messages
+            (``'checkpoint'``, ``'CLIP weights'``).
+
+    Returns:
+        The unpickled object.
+
+    Raises:
+        FileNotFoundError: no such file.
+        UnreadableCheckpointError: the file is empty, truncated or not a
+            PyTorch file.
+        UnsafeCheckpointError: the file references a type or function
+            outside the allow-list (it could run code when loaded).
+    """
+    path = osp.expanduser(path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{what} file not found: {path}')
+    size = osp.getsize(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        refused = _refused_global(error)
+        if refused is not None:
+            raise UnsafeCheckpointError(
+                f'{what} {path} was refused for safety: it refers to '
+                f'{refused}, which is not among the types MMEngine '
+                'checkpoints hold and could run code when loaded. Use '
+                'only checkpoints from sources you trust; if this file was '
+                'written by a training run of this plugin, report the type '
+                'named here as a bug.') from None
+        reason = _first_line(error)
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError,
+            zipfile.BadZipFile, UnicodeDecodeError) as error:
+        reason = _first_line(error)
+    kind = ('an empty file' if size == 0 else 'a truncated zip archive'
+            if _is_cut_zip(path) else 'not a PyTorch checkpoint')
+    raise UnreadableCheckpointError(
+        f'{what} {path} is not a readable PyTorch checkpoint ({kind}, '
+        f'{size} bytes: {reason}). The file is damaged or of another kind: '
+        'copy, download or save it again, or pass the right file.') from None
+
+
+def _refused_global(error: BaseException) -> Optional[str]:
+    """The global a weights-only load refused, or None for other errors."""
+    text = str(error)
+    if not any(marker in text.lower() for marker in _REFUSED_MARKERS):
+        return None
+    match = _UNSAFE_GLOBAL.search(text)
+    if match:
+        return match.group(1).replace(' ', '.')
+    match = re.search(r'refusing [^:]+', text)
+    return match.group(0)[len('refusing '):] if match else 'a global'
+
+
+def _is_cut_zip(path: str) -> bool:
+    """A file that starts like a zip archive but does not open as one."""
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    return head == b'PK\x03\x04' and not zipfile.is_zipfile(path)
+
+
+def use_safe_local_loader() -> None:
+    """Route MMEngine's loading of local checkpoint files through
+    :func:`load_checkpoint_file` (the scheme ``''`` of its
+    ``CheckpointLoader``), so that ``load_from``, ``resume``, ``mim test``
+    and ``mmpose.apis.init_model`` report damaged or refused files clearly.
+    Idempotent."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    if CheckpointLoader._schemes.get('') is _load_from_local:
+        return
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=_load_from_local, force=True)
+
+
+def _load_from_local(filename: str, map_location: Any) -> Any:
+    """MMEngine's ``load_from_local``, with :func:`load_checkpoint_file`."""
+    return load_checkpoint_file(filename, map_location=map_location)

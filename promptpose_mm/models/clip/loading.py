@@ -24,6 +24,9 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor
 
+from ...utils.checkpoint import (UnreadableCheckpointError,
+                                 UnsafeCheckpointError, load_checkpoint_file)
+
 OPEN_CLIP_SCHEME = 'open_clip://'
 # Buffers that TorchScript archives carry but no module loads (the
 # attention mask is derived from the context length).
@@ -92,12 +95,13 @@ def _read_file(path: str) -> Dict[str, Tensor]:
         except RuntimeError:
             pass  # a zip written by torch.save, not a TorchScript archive
     try:
-        obj = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:
+        obj = load_checkpoint_file(path, what='CLIP weights')
+    except UnreadableCheckpointError as error:
         raise CLIPWeightsError(
-            f'cannot read CLIP weights from {path}: {error}. Expected an '
-            'OpenAI CLIP TorchScript archive or a state dict saved with '
-            'torch.save (tensors only)') from error
+            f'{error} Expected an OpenAI CLIP TorchScript archive (RN50.pt, '
+            'ViT-B-16.pt) or a state dict saved with torch.save') from None
+    except UnsafeCheckpointError as error:
+        raise CLIPWeightsError(str(error)) from None
     if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict):
         obj = obj['state_dict']
     if not isinstance(obj, dict):

@@ -1,0 +1,215 @@
+"""Checkpoints of real ``mim train`` runs over varied datasets load safely.
+
+A user's first downstream run (a DeepLabCut-style dataset with 4 keypoints,
+an empty skeleton, no flip pairs, its own OKS sigmas) wrote a checkpoint the
+allow-list refused: MMPose turns the empty skeleton into an empty
+``skeleton_link_colors`` array, which torch's pickle protocol 2 stores with
+an empty ``bytes()``. Here real runs over several datasets (AP-10K's 17
+keypoints with flip pairs, that 4-keypoint dataset, the 9-keypoint zebra
+project without sigmas) write checkpoints; every global their pickles hold
+is one the allow-list answers, and each loads for ``mim test``, ``--resume``,
+``load_from`` and the inferencer. Code-running pickles stay refused
+(tests/test_checkpoint.py).
+"""
+import glob
+import json
+import os
+import os.path as osp
+import pickletools
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+import promptpose_mm  # noqa: F401  (allow-list, safe local loader)
+from promptpose_mm.apis.inference import check_pose_checkpoint
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+MIM = osp.join(osp.dirname(sys.executable), 'mim')
+AP10K = osp.join(ROOT, 'tests', 'data', 'ap10k')
+KEPT = [2, 3, 4, 16]  # AP-10K's nose, neck, root of tail, right back paw
+NAMES = ['snout', 'neck', 'tailbase', 'paw']
+
+# Every global an MMEngine checkpoint of these runs may hold: torch's own
+# rebuild helpers, and what promptpose_mm.utils.checkpoint allows.
+EXPECTED_GLOBALS = {
+    'collections.OrderedDict', 'torch._utils._rebuild_tensor_v2',
+    'torch._utils._rebuild_parameter', 'torch.FloatStorage',
+    'torch.LongStorage', 'torch.BoolStorage', 'torch.IntStorage',
+    '_codecs.encode', 'numpy.ndarray', 'numpy.dtype',
+    'numpy.core.multiarray._reconstruct',
+    'numpy._core.multiarray._reconstruct', 'numpy.core.multiarray.scalar',
+    'numpy._core.multiarray.scalar',
+    'mmengine.logging.history_buffer.HistoryBuffer', '__builtin__.getattr',
+    'builtins.getattr', '__builtin__.bytes', 'builtins.bytes'
+}
+
+
+def pickled_globals(path: str) -> set:
+    with zipfile.ZipFile(path) as archive:
+        name = next(n for n in archive.namelist() if n.endswith('data.pkl'))
+        ops = pickletools.genops(archive.read(name))
+        return {
+            arg.replace(' ', '.')
+            for op, arg, _ in ops if op.name == 'GLOBAL'
+        }
+
+
+def write_four_keypoint_project(folder: str) -> str:
+    """A DeepLabCut-like dataset from the bundled AP-10K images: 4 keypoints
+    with its own names, an empty skeleton, no flip pairs, own sigmas; and a
+    config inheriting the tiny PromptPose config by a relative path."""
+    os.makedirs(folder)
+    with open(osp.join(AP10K, 'test_ap10k.json')) as f:
+        coco = json.load(f)
+    for ann in coco['annotations']:
+        points = np.array(ann['keypoints']).reshape(-1, 3)[KEPT]
+        ann['keypoints'] = points.reshape(-1).tolist()
+        ann['num_keypoints'] = int((points[:, 2] > 0).sum())
+    coco['categories'] = [
+        dict(id=1, name='mouse', keypoints=NAMES, skeleton=[])
+    ]
+    with open(osp.join(folder, 'labels.json'), 'w') as f:
+        json.dump(coco, f)
+    keypoints = {
+        i: dict(name=name, id=i, color=[255, 0, 0], type='', swap='')
+        for i, name in enumerate(NAMES)
+    }
+    with open(osp.join(folder, 'mouse4.py'), 'w') as f:
+        f.write(f'dataset_info = dict(dataset_name="mouse4", '
+                f'keypoint_info={keypoints!r}, skeleton_info={{}}, '
+                'joint_weights=[1.0] * 4, '
+                'sigmas=[0.026, 0.035, 0.079, 0.089])\n')
+    tiny = osp.relpath(
+        osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py'), folder)
+    meta = osp.join(folder, 'mouse4.py')
+    with open(osp.join(folder, 'mouse4_config.py'), 'w') as f:
+        f.write(f"""\
+_base_ = [{tiny!r}]
+metainfo = dict(from_file={meta!r})
+model = dict(neck=dict(metainfo=metainfo, num_keypoints=4),
+             head=dict(out_channels=4))
+data = dict(data_root={AP10K + '/'!r}, ann_file={folder + '/labels.json'!r},
+            data_prefix=dict(img=''), metainfo=metainfo)
+train_dataloader = dict(dataset=data)
+val_dataloader = dict(dataset=data)
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file={folder + '/labels.json'!r})
+test_evaluator = val_evaluator
+""")
+    return osp.join(folder, 'mouse4_config.py')
+
+
+def mim(*args: str, cwd: str) -> str:
+    proc = subprocess.run([MIM, *args],
+                          cwd=cwd,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    return output
+
+
+RUNS = {
+    'ap10k':
+    lambda tmp: osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py'),
+    'mouse4':
+    lambda tmp: write_four_keypoint_project(str(tmp / 'mouse4')),
+    'zebra':
+    lambda tmp: osp.join(ROOT, 'projects', 'zebra_example', 'configs',
+                         'promptpose-tiny_zebra.py'),
+}
+
+
+@pytest.fixture(scope='module', params=sorted(RUNS))
+def run(request, tmp_path_factory):
+    """Two epochs of ``mim train`` with ``save_best``: (config, work dir)."""
+    tmp = tmp_path_factory.mktemp(request.param)
+    config = RUNS[request.param](tmp)
+    work_dir = str(tmp / 'work')
+    out = mim(
+        'train',
+        'mmpose',
+        config,
+        '--work-dir',
+        work_dir,
+        '--cfg-options',
+        'train_cfg.max_epochs=2',
+        'train_cfg.val_interval=1',
+        'default_hooks.checkpoint.interval=1',
+        cwd=str(tmp))
+    assert 'Training finished successfully' in out
+    return request.param, config, work_dir
+
+
+def best_checkpoint(work_dir: str) -> str:
+    best = glob.glob(osp.join(work_dir, 'best_*.pth'))
+    assert len(best) == 1, os.listdir(work_dir)
+    return best[0]
+
+
+def test_checkpoints_hold_only_allowed_globals(run):
+    name, _, work_dir = run
+    for path in [best_checkpoint(work_dir), osp.join(work_dir, 'epoch_2.pth')]:
+        found = pickled_globals(path)
+        assert found <= EXPECTED_GLOBALS, found - EXPECTED_GLOBALS
+        checkpoint = torch.load(path, map_location='cpu')
+        meta = checkpoint['meta']['dataset_meta']
+        assert meta['num_keypoints'] == {
+            'ap10k': 17,
+            'mouse4': 4,
+            'zebra': 9
+        }[name]
+    if name == 'mouse4':
+        # the empty skeleton that once made the checkpoint unloadable
+        assert '__builtin__.bytes' in found
+        assert meta['skeleton_links'] == []
+        assert meta['skeleton_link_colors'].size == 0
+        assert meta['flip_indices'] == [0, 1, 2, 3]
+        np.testing.assert_allclose(meta['sigmas'],
+                                   [0.026, 0.035, 0.079, 0.089])
+
+
+def test_best_checkpoint_tests_resumes_and_infers(run, tmp_path):
+    name, config, work_dir = run
+    best = best_checkpoint(work_dir)
+    out = mim(
+        'test',
+        'mmpose',
+        config,
+        '--checkpoint',
+        best,
+        '--work-dir',
+        str(tmp_path / 'test'),
+        cwd=str(tmp_path))
+    assert 'Load checkpoint from' in out
+    out = mim(
+        'train',
+        'mmpose',
+        config,
+        '--work-dir',
+        work_dir,
+        '--resume',
+        '--cfg-options',
+        'train_cfg.max_epochs=3',
+        'train_cfg.val_interval=3',
+        cwd=str(tmp_path))
+    assert 'resumed epoch: 2, iter: ' in out
+    loaded = check_pose_checkpoint(best, config)
+    assert loaded['meta']['epoch'] in (1, 2)
+    image = osp.join(AP10K, '000000000004.jpg')
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(ROOT, 'tools', 'inference.py'), image, '--config', config,
+        '--checkpoint', best, '--out-dir',
+        str(tmp_path / 'pred'), '--device', 'cpu'
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert osp.isfile(tmp_path / 'pred' / 'predictions.json')
