@@ -114,6 +114,10 @@ class PromptPoseHead(HeatmapHead):
             :class:`SemanticLevelLoss` with weight 5e-4.
         decoder (dict, optional): the codec decoding the heatmaps.
             Defaults to ``None``.
+        fuse_score_map (bool): concatenate the score map to the backbone map
+            as the keypoint branch's input (the method); ``False`` feeds the
+            backbone map alone (``in_channels`` channels), an ablation.
+            Defaults to ``True``.
         init_cfg (dict, optional): initialisation of the keypoint branch;
             defaults to :class:`HeatmapHead`'s (deconvolutions and final
             conv ``N(0, 0.001)`` with zero biases, BatchNorm weight 1), as
@@ -140,13 +144,14 @@ class PromptPoseHead(HeatmapHead):
                  semantic_loss: OptConfigType = dict(
                      type='SemanticLevelLoss', loss_weight=5e-4),
                  decoder: OptConfigType = None,
+                 fuse_score_map: bool = True,
                  init_cfg: OptConfigType = None):
         if not isinstance(in_channels, int):
             raise TypeError(
                 'PromptPoseHead: in_channels must be the channel count (int) '
                 f'of the last backbone map; got {in_channels!r}')
         super().__init__(
-            in_channels=in_channels + out_channels,
+            in_channels=in_channels + (out_channels if fuse_score_map else 0),
             out_channels=out_channels,
             deconv_out_channels=deconv_out_channels,
             deconv_kernel_sizes=deconv_kernel_sizes,
@@ -157,6 +162,7 @@ class PromptPoseHead(HeatmapHead):
             decoder=decoder,
             init_cfg=init_cfg)
         self.in_channels = in_channels
+        self.fuse_score_map = fuse_score_map
 
         if pixel_loss is not None:
             self.pixel_loss_module = MODELS.build(pixel_loss)
@@ -238,6 +244,8 @@ class PromptPoseHead(HeatmapHead):
             Tensor: heatmaps ``(B, K, H_out, W_out)``.
         """
         self._check_features(feats)
+        if not self.fuse_score_map:
+            return super().forward((feats.visual[-1], ))
         fused = torch.cat([feats.visual[-1], feats.score_map], dim=1)
         return super().forward((fused, ))
 
