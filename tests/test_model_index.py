@@ -9,6 +9,7 @@ import yaml
 from mmengine.config import Config
 from mmpose.registry import MODELS
 from test_configs import CONFIGS
+from test_recipes import RECIPES
 
 import promptpose_mm  # noqa: F401
 
@@ -42,6 +43,27 @@ def test_every_entry_points_to_a_config_that_builds():
             assert 0 < result['Metrics']['AP'] < 1
         # weights only where a real checkpoint is published
         assert 'Weights' not in entry
+
+
+def test_entries_report_the_papers_numbers():
+    """One entry per paper config with an AP-10K number (design reference,
+    section 4), with that number and its table."""
+    entries = {entry['Name']: entry for entry in model_entries()}
+    reported = {
+        name: row
+        for name, row in RECIPES.items() if row.ap is not None
+    }
+    assert sorted(entries) == sorted(reported)
+    assert len(entries) == 24
+    for name, row in reported.items():
+        (result, ) = entries[name]['Results']
+        assert result['Dataset'] == 'AP-10K'
+        assert result['Metrics']['AP'] == row.ap, name
+        assert f'({row.table}' in result['Notes'], name
+        data = entries[name]['Metadata']['Training Data']
+        assert data.startswith('COCO, then AP-10K') == row.coco_pre, name
+        few_shot = row.data == 'ap10k-20shot'
+        assert ('20 instances per species' in data) == few_shot, name
 
 
 def test_mim_search_lists_the_models():
