@@ -13,7 +13,6 @@ from promptpose_mm.models.necks import (ContextDecoder, ContextDecoderLayer,
                                         PromptEncoder, PromptPoseNeck,
                                         PromptTextEncoder)
 from promptpose_mm.models.necks.text_encoder import causal_attention
-from promptpose_mm.models.utils import EvalCache
 from promptpose_mm.testing import (TINY_CLIP_SPECS, build_tiny_clip,
                                    save_clip_state_dict)
 
@@ -193,67 +192,6 @@ def test_gradients_reach_learnables_not_frozen_text(clip):
     assert not neck.text_encoder.clip.training  # frozen CLIP stays in eval
 
 
-def test_eval_cache_runs_text_transformer_once():
-    neck = _neck().eval()
-    encoder = neck.text_encoder
-    with torch.no_grad():
-        first = neck(_feats(seed=0))
-        neck(_feats(seed=1))
-        # Flip test: image and flipped image.
-        feats = _feats(seed=2)
-        neck(feats)
-        neck(tuple(f.flip(-1) if f.dim() == 4 else f for f in feats))
-    assert encoder.num_text_forward == 1
-    assert encoder().shape == (K, DIM) and encoder.num_text_forward == 1
-
-    # An optimizer step on the context invalidates the cache.
-    optimizer = torch.optim.SGD([encoder.context], lr=0.1)
-    encoder.context.grad = torch.ones_like(encoder.context)
-    optimizer.step()
-    with torch.no_grad():
-        second = neck(_feats(seed=0))
-        neck(_feats(seed=0))
-    assert encoder.num_text_forward == 2
-    assert not torch.allclose(first.text, second.text)
-    # The cached value is the value computed afresh.
-    fresh = encoder.train()().detach()
-    torch.testing.assert_close(encoder.eval()(), fresh)
-
-
-def test_eval_cache_covers_the_prompt_encoder():
-    neck = _neck().eval()
-    calls = []
-    neck.prompt_encoder.register_forward_hook(lambda *args: calls.append(1))
-    feats = _feats()
-    with torch.no_grad():
-        first = neck(feats)
-        neck(_feats(seed=1))
-        neck(tuple(f.flip(-1) if f.dim() == 4 else f for f in feats))
-    assert len(calls) == 1 and neck.text_encoder.num_text_forward == 1
-    prompts = neck.prompts()
-    assert prompts.shape == (K, DIM) and not prompts.requires_grad
-
-    # A prompt-encoder update (not the text encoder's) invalidates it ...
-    with torch.no_grad():
-        neck.prompt_encoder.norm.bias.add_(0.5)
-        second = neck(feats)
-    assert len(calls) == 2
-    assert not torch.allclose(first.score_map, second.score_map)
-    # ... and the cached prompts are the ones computed afresh.
-    fresh = neck.prompt_encoder(neck.text_encoder.train()()).detach()
-    torch.testing.assert_close(neck.eval().prompts(), fresh)
-    # In training they are computed every time, with gradients.
-    neck.train()
-    assert neck.prompts().requires_grad and len(calls) == 4
-
-
-def test_training_mode_recomputes_every_time():
-    neck = _neck().train()
-    for _ in range(3):
-        neck(_feats())
-    assert neck.text_encoder.num_text_forward == 3
-
-
 def test_score_map_is_cosine_similarity():
     neck = _neck().eval()
     level, dense, global_feat = feats = _feats(batch=2, size=(4, 3))
@@ -355,40 +293,196 @@ def test_bad_backbone_output():
         neck((level, dense[:, :16], global_feat[:, :16]))
 
 
-def test_eval_cache_notices_loaded_weights_and_dtype_changes():
-    module = torch.nn.Linear(3, 2)
-    cache = EvalCache([module])
+# ---------------------------------------------------------------------------
+# The eval-mode prompt cache (design decision 6)
+# ---------------------------------------------------------------------------
+def _count_runs(neck):
+    """The real runs of the neck's text and prompt encoders, recorded by
+    forward hooks: ``runs.count('text')``, ``runs.count('prompt')``."""
     runs = []
+    neck.text_encoder.register_forward_hook(lambda *_: runs.append('text'))
+    if neck.prompt_encoder is not None:
+        neck.prompt_encoder.register_forward_hook(
+            lambda *_: runs.append('prompt'))
+    return runs
 
-    def compute():
-        runs.append(1)
-        return module.weight.sum()
 
-    value = cache.get(compute)
-    assert cache.get(compute) is value and len(runs) == 1
-    module.load_state_dict({
-        'weight': torch.zeros(2, 3),
-        'bias': torch.zeros(2)
-    })
-    assert cache.get(compute) == 0 and len(runs) == 2
-    module.double()
-    assert cache.get(compute).dtype == torch.float64 and len(runs) == 3
-    cache.clear()
-    cache.get(compute)
-    assert len(runs) == 4
+@torch.no_grad()
+def _fresh_prompts(neck):
+    """The prompts computed afresh from the current weights: ``(K, D)``."""
+    return neck.prompt_encoder(neck.text_encoder())
+
+
+def _flipped(feats):
+    return tuple(f.flip(-1) if f.dim() == 4 else f for f in feats)
+
+
+def test_prompt_cache_runs_the_encoders_once_at_inference():
+    neck = _neck().eval()
+    runs = _count_runs(neck)
+    with torch.no_grad():
+        neck(_feats(seed=0))
+        neck(_feats(seed=1))
+        feats = _feats(seed=2)  # flip test: image and flipped image
+        neck(feats)
+        neck(_flipped(feats))
+    prompts = neck.prompts()
+    assert runs == ['text', 'prompt']
+    assert prompts.shape == (K, DIM) and not prompts.requires_grad
+    # eval() in eval mode (the benchmark's and each ValLoop's call) keeps it.
+    neck.eval()
+    assert neck.prompts() is prompts and runs == ['text', 'prompt']
+    torch.testing.assert_close(prompts, _fresh_prompts(neck))
+
+
+def test_prompt_cache_training_mode_recomputes_and_invalidates():
+    neck = _neck().eval()
+    runs = _count_runs(neck)
+    before = neck.prompts()
+    neck.train()
+    for _ in range(3):
+        neck(_feats())
+    assert neck.prompts().requires_grad
+    assert runs.count('text') == runs.count('prompt') == 1 + 4
+    # Weights copied in place while training, as EMAHook swaps the averaged
+    # weights in before ValLoop's eval(): eval mode computes them afresh.
+    with torch.no_grad():
+        neck.text_encoder.context.mul_(2)
+    neck.eval()
+    after = neck.prompts()
+    neck.prompts()
+    assert runs.count('text') == runs.count('prompt') == 1 + 4 + 1
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, _fresh_prompts(neck))
+
+
+@pytest.mark.parametrize('part', ['text_encoder', 'prompt_encoder'])
+def test_prompt_cache_optimizer_step_invalidates(part):
+    """A step on the context or on the prompt encoder alone gives new
+    prompts in eval mode; so does any optimizer's step (conservatively):
+    the prompts are computed again, once, and are unchanged."""
+    neck = _neck().eval()
+    runs = _count_runs(neck)
+    with torch.no_grad():
+        first = neck(_feats())
+    params = list(getattr(neck, part).parameters())
+    optimizer = torch.optim.SGD(params, lr=0.1)
+    for param in params:
+        param.grad = torch.ones_like(param)
+    optimizer.step()
+    with torch.no_grad():
+        second = neck(_feats())
+        neck(_feats(seed=1))
+    assert runs.count('text') == runs.count('prompt') == 2
+    assert not torch.allclose(first.score_map, second.score_map)
+    torch.testing.assert_close(neck.prompts(), _fresh_prompts(neck))
+
+    stepped = neck.prompts()
+    other = torch.nn.Linear(2, 2)
+    other.weight.grad = torch.ones_like(other.weight)
+    torch.optim.SGD([other.weight], lr=0.1).step()
+    assert torch.equal(neck.prompts(), stepped)
+    assert runs.count('text') == runs.count('prompt') == 2 + 1 + 1
+
+
+def test_prompt_cache_load_state_dict_invalidates(clip):
+    from mmengine.runner.checkpoint import load_state_dict
+    neck = _neck().eval()
+    runs = _count_runs(neck)
+    before = neck.prompts()
+    # On the neck itself.
+    state = neck.state_dict()
+    state['prompt_encoder.norm.bias'] = state['prompt_encoder.norm.bias'] + 1
+    neck.load_state_dict(state)
+    loaded = neck.prompts()
+    assert runs.count('prompt') == 2
+    torch.testing.assert_close(loaded, before + 1)
+    # On an ancestor, through mmengine's loader (as load_checkpoint does).
+    model = torch.nn.Sequential(neck)
+    state = model.state_dict()
+    state['0.text_encoder.context'] = state['0.text_encoder.context'] * 2
+    load_state_dict(model, state, strict=True)
+    loaded = neck.prompts()
+    assert runs.count('text') == 3
+    assert not torch.allclose(loaded, before + 1)
+    # On a submodule: the CLIP text tower.
+    neck.text_encoder.load_clip(clip.state_dict())
+    loaded = neck.prompts()
+    assert runs.count('text') == runs.count('prompt') == 4
+    torch.testing.assert_close(loaded, _fresh_prompts(neck))
+
+
+def test_prompt_cache_dtype_device_and_storage_changes_invalidate():
+    neck = _neck().eval()
+    runs = _count_runs(neck)
+    before = neck.prompts()
+    assert neck.double().prompts().dtype == torch.float64
+    assert runs.count('text') == runs.count('prompt') == 2
+    after = neck.float().prompts()
+    assert after.dtype == torch.float32
+    assert runs.count('text') == runs.count('prompt') == 3
+    torch.testing.assert_close(after, before)
+    # The storage: a replaced .data.
+    context = neck.text_encoder.context
+    context.data = context.data * 2
+    assert not torch.allclose(neck.prompts(), before)
+    assert runs.count('text') == 4
+    # The device (the meta device stands for a second device on a CPU-only
+    # machine).
+    assert neck.to('meta').prompts().device.type == 'meta'
+    assert runs.count('text') == runs.count('prompt') == 5
+
+
+def test_prompt_cache_misses_an_in_place_edit_until_cleared():
+    """What is not noticed: an edit in place outside an optimizer step or
+    ``load_state_dict``. ``clear_prompt_cache()`` (or a mode switch) is
+    the way to take it into account."""
+    neck = _neck().eval()
+    runs = _count_runs(neck)
+    before = neck.prompts()
+    with torch.no_grad():
+        neck.prompt_encoder.norm.bias.add_(0.5)
+    assert neck.prompts() is before and runs.count('prompt') == 1
+    neck.clear_prompt_cache()
+    torch.testing.assert_close(neck.prompts(), before + 0.5)
+    assert runs.count('text') == runs.count('prompt') == 2
+
+
+def test_prompt_cache_without_prompt_encoder():
+    neck = _neck(prompt_encoder=None).eval()
+    runs = _count_runs(neck)
+    prompts = neck.prompts()
+    neck(_feats())
+    assert runs == ['text']
+    torch.testing.assert_close(prompts, neck.text_encoder())
 
 
 def test_deep_copy_caches_its_own_prompts():
     """EMA hooks and model copies deep-copy the neck: the copy's cache
-    must follow the copy's weights, not the original's."""
+    must follow the copy's weights, not the original's, and what
+    invalidates the copy's must leave the original's alone."""
     import copy
     neck = _neck().eval()
     original = neck.prompts().clone()
     twin = copy.deepcopy(neck)
-    with torch.no_grad():
-        twin.prompt_encoder.norm.bias.add_(1.0)
-    torch.testing.assert_close(neck.prompts(), original)
+    runs, twin_runs = _count_runs(neck), _count_runs(twin)
+    # The copy's weights have their own storage: it computes its own once.
+    torch.testing.assert_close(twin.prompts(), original)
+    twin.prompts()
+    assert runs == [] and twin_runs == ['text', 'prompt']
+    # load_state_dict on the copy: its hooks clear its own cache.
+    state = twin.state_dict()
+    state['prompt_encoder.norm.bias'] = state['prompt_encoder.norm.bias'] + 1
+    twin.load_state_dict(state)
     torch.testing.assert_close(twin.prompts(), original + 1.0)
+    torch.testing.assert_close(neck.prompts(), original)
+    assert runs == [] and twin_runs == ['text', 'prompt'] * 2
+    # An optimizer step on the copy: it recomputes from its own weights.
+    bias = twin.prompt_encoder.norm.bias
+    bias.grad = torch.ones_like(bias)
+    torch.optim.SGD([bias], lr=1.0).step()
+    torch.testing.assert_close(twin.prompts(), original)
+    torch.testing.assert_close(neck.prompts(), original)
 
 
 # ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from promptpose_mm.models.clip import load_clip_state_dict
 from promptpose_mm.models.structures import PromptPoseFeatures
-from promptpose_mm.models.utils import EvalCache
+from promptpose_mm.models.utils import PromptCache
 from promptpose_mm.utils.keypoint_names import resolve_keypoint_names
 from .context_decoder import ContextDecoder
 from .prompt_encoder import PromptEncoder
@@ -27,7 +27,8 @@ class PromptPoseNeck(BaseModule):
     added as ``text + gamma * refinement``), then compared by cosine
     similarity with every location of the dense CLIP-space map. The
     prompts before the context decoder do not depend on the image: in eval
-    mode they are computed once (see :meth:`prompts`).
+    mode they are computed once and cached (see :meth:`prompts`), so the
+    frozen text encoder costs nothing at inference.
 
     The keypoint names come from ``keypoint_names`` (used verbatim) or, by
     default, from the dataset's ``metainfo`` (humanized: ``L_F_Paw`` ->
@@ -88,8 +89,8 @@ class PromptPoseNeck(BaseModule):
         if prompt_encoder is not None:
             self.prompt_encoder = PromptEncoder(embed_dim, **prompt_encoder)
         # The prompts before the image-dependent context decoder, computed
-        # once in eval mode (inference and flip test).
-        self._prompt_cache = EvalCache([
+        # once in eval mode (inference and flip test): the one prompt cache.
+        self._prompt_cache = PromptCache([
             module for module in (self.text_encoder, self.prompt_encoder)
             if module is not None
         ])
@@ -99,6 +100,18 @@ class PromptPoseNeck(BaseModule):
         else:
             self.context_decoder = None
             self.gamma = None
+
+    def train(self, mode: bool = True) -> 'PromptPoseNeck':
+        """Set the mode; any call but ``eval()`` in eval mode drops the
+        cached prompts (training changes the weights they come from)."""
+        if mode or self.training:
+            self._prompt_cache.clear()
+        return super().train(mode)
+
+    def clear_prompt_cache(self) -> None:
+        """Drop the cached prompts, e.g. after editing a weight in place
+        outside an optimizer step or ``load_state_dict``."""
+        self._prompt_cache.clear()
 
     def init_weights(self) -> None:
         """Initialise; a ``Pretrained`` init_cfg loads CLIP's text tower.
@@ -161,13 +174,15 @@ class PromptPoseNeck(BaseModule):
         """The keypoint prompts before the context decoder.
 
         Text encoder, then prompt encoder. In eval mode they are computed
-        once and reused until one of their parameters changes.
+        once, without gradient, and reused until the mode changes, an
+        optimizer steps, ``load_state_dict`` loads weights, their dtype or
+        device changes, or :meth:`clear_prompt_cache` (see
+        :class:`PromptCache`). In training they are computed every call.
 
         Returns:
             Tensor: ``(K, D)``; without gradient in eval mode.
         """
         if self.training:
-            self._prompt_cache.clear()
             return self._encode_prompts()
         return self._prompt_cache.get(self._encode_prompts)
 

@@ -11,7 +11,6 @@ from open_clip.transformer import LayerNorm, QuickGELU, TextTransformer
 from torch import Tensor, nn
 
 from promptpose_mm.models.clip import CLIPWeightsError
-from promptpose_mm.models.utils import EvalCache
 
 # The state-dict keys of CLIP's text tower (OpenAI names, top level).
 CLIP_TEXT_PREFIXES = ('token_embedding.', 'positional_embedding',
@@ -77,10 +76,9 @@ class PromptTextEncoder(BaseModule):
 
     The CLIP weights (open_clip's :class:`TextTransformer`, QuickGELU) are
     frozen and kept in eval mode; gradients flow through them into
-    ``context``. In eval mode the output is computed once (without
-    gradient) and reused until ``context`` or the CLIP weights change, so
-    the text encoder costs nothing at inference, flip test included.
-    ``num_text_forward`` counts the real encoder runs.
+    ``context``. Every call runs the transformer: at inference
+    :class:`PromptPoseNeck` caches the prompts (see
+    :meth:`PromptPoseNeck.prompts`), so the text encoder runs once.
 
     Args:
         keypoint_names (Sequence[str]): the ``K`` names, in keypoint order.
@@ -137,8 +135,6 @@ class PromptTextEncoder(BaseModule):
         self.register_buffer('name_tokens', tokens, persistent=False)
         self.register_buffer('eos_index', eos_index, persistent=False)
         self.prompt_length = num_context + tokens.shape[1]
-        self.num_text_forward = 0
-        self._cache = EvalCache([self])
 
     def _tokenize(self, names: List[str], name_length: int,
                   context_length: int) -> Tuple[Tensor, Tensor]:
@@ -185,8 +181,8 @@ class PromptTextEncoder(BaseModule):
         self.clip.eval()
         return self
 
-    def _encode(self) -> Tensor:
-        """Run the text transformer on all prompts: ``(K, D)``.
+    def forward(self) -> Tensor:
+        """Run the text transformer on all prompts.
 
         Under CLIP's causal mask the ``P = 1 + num_context`` tokens that all
         prompts share (``[SOS]`` and the context) have the same states in
@@ -194,8 +190,11 @@ class PromptTextEncoder(BaseModule):
         run per keypoint, attending to the shared part; the result equals
         running the ``K`` full prompts (``P + S`` tokens each). The shared
         part's last layer is skipped: only the ``[EOS]`` outputs are used.
+
+        Returns:
+            Tensor: the keypoint prompt embeddings ``(K, D)``, not
+            normalised.
         """
-        self.num_text_forward += 1
         clip = self.clip
         dtype = clip.transformer.get_cast_dtype()
         positions = clip.positional_embedding.to(dtype)
@@ -219,18 +218,6 @@ class PromptTextEncoder(BaseModule):
         eos = names[torch.arange(num, device=names.device),
                     self.eos_index - shared]
         return clip.ln_final(eos) @ clip.text_projection
-
-    def forward(self) -> Tensor:
-        """The keypoint prompt embeddings.
-
-        Returns:
-            Tensor: ``(K, D)``, not normalised. In eval mode a cached tensor
-            without gradient.
-        """
-        if self.training:
-            self._cache.clear()
-            return self._encode()
-        return self._cache.get(self._encode)
 
     def load_clip(self, state: Dict[str, Tensor]) -> None:
         """Load the text tower from a full CLIP state dict, strictly.
@@ -277,4 +264,3 @@ class PromptTextEncoder(BaseModule):
                 'ViT-B/16: embed_dim 512; both width 512, 8 heads, 12 '
                 f'layers): {", ".join(problems)}')
         self.clip.load_state_dict(given, strict=True)
-        self._cache.clear()
