@@ -169,9 +169,14 @@ def test_compare_poses_columns(models):
     for column in comparison.poses[1:]:
         assert column[0].shape == (1, 17, 3)
         x1, y1, x2, y2 = images[0].bboxes[0]
-        # predictions lie in the padded box (scale 1.25), in image pixels
-        assert (column[0][..., 0] > x1 - 0.2 * (x2 - x1)).all()
-        assert (column[0][..., 1] < y2 + 0.2 * (y2 - y1)).all()
+        # predictions lie in the crop, in image pixels: the box padded by
+        # 1.25 and widened to the square 256x256 input (MMPose's
+        # bbox_xyxy2cs and TopdownAffine's aspect-ratio fix), give or take
+        # two heatmap cells of the decoder's sub-pixel refinement
+        side = 1.25 * max(x2 - x1, y2 - y1)
+        center = np.array([(x1 + x2) / 2, (y1 + y2) / 2])
+        offset = np.abs(column[0][0, :, :2] - center)
+        assert (offset <= side / 2 + 2 * side / 64).all(), offset.max()
 
 
 def test_synthetic_batch_targets_from_codec():

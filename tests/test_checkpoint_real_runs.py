@@ -28,7 +28,6 @@ import promptpose_mm  # noqa: F401  (allow-list, safe local loader)
 from promptpose_mm.apis.inference import check_pose_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-MIM = osp.join(osp.dirname(sys.executable), 'mim')
 AP10K = osp.join(ROOT, 'tests', 'data', 'ap10k')
 KEPT = [2, 3, 4, 16]  # AP-10K's nose, neck, root of tail, right back paw
 NAMES = ['snout', 'neck', 'tailbase', 'paw']
@@ -103,15 +102,23 @@ test_evaluator = val_evaluator
     return osp.join(folder, 'mouse4_config.py')
 
 
-def mim(*args: str, cwd: str) -> str:
-    proc = subprocess.run([MIM, *args],
-                          cwd=cwd,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-3000:]
-    return output
+def mim_train(mim,
+              config: str,
+              work_dir: str,
+              cwd: str,
+              *options: str,
+              resume: bool = False) -> str:
+    """``mim train`` with a checkpoint and an evaluation every epoch."""
+    return mim(
+        'train',
+        'mmpose',
+        config,
+        '--work-dir',
+        work_dir,
+        *(['--resume'] if resume else []),
+        '--cfg-options',
+        *options,
+        cwd=cwd)
 
 
 RUNS = {
@@ -126,22 +133,14 @@ RUNS = {
 
 
 @pytest.fixture(scope='module', params=sorted(RUNS))
-def run(request, tmp_path_factory):
+def run(request, tmp_path_factory, mim):
     """Two epochs of ``mim train`` with ``save_best``: (config, work dir)."""
     tmp = tmp_path_factory.mktemp(request.param)
     config = RUNS[request.param](tmp)
     work_dir = str(tmp / 'work')
-    out = mim(
-        'train',
-        'mmpose',
-        config,
-        '--work-dir',
-        work_dir,
-        '--cfg-options',
-        'train_cfg.max_epochs=2',
-        'train_cfg.val_interval=1',
-        'default_hooks.checkpoint.interval=1',
-        cwd=str(tmp))
+    out = mim_train(mim, config, work_dir, str(tmp), 'train_cfg.max_epochs=2',
+                    'train_cfg.val_interval=1',
+                    'default_hooks.checkpoint.interval=1')
     assert 'Training finished successfully' in out
     return request.param, config, work_dir
 
@@ -174,7 +173,7 @@ def test_checkpoints_hold_only_allowed_globals(run):
                                    [0.026, 0.035, 0.079, 0.089])
 
 
-def test_best_checkpoint_tests_resumes_and_infers(run, tmp_path):
+def test_best_checkpoint_tests_resumes_and_infers(run, tmp_path, mim):
     name, config, work_dir = run
     best = best_checkpoint(work_dir)
     out = mim(
@@ -187,17 +186,14 @@ def test_best_checkpoint_tests_resumes_and_infers(run, tmp_path):
         str(tmp_path / 'test'),
         cwd=str(tmp_path))
     assert 'Load checkpoint from' in out
-    out = mim(
-        'train',
-        'mmpose',
+    out = mim_train(
+        mim,
         config,
-        '--work-dir',
         work_dir,
-        '--resume',
-        '--cfg-options',
+        str(tmp_path),
         'train_cfg.max_epochs=3',
         'train_cfg.val_interval=3',
-        cwd=str(tmp_path))
+        resume=True)
     assert 'resumed epoch: 2, iter: ' in out
     loaded = check_pose_checkpoint(best, config)
     assert loaded['meta']['epoch'] in (1, 2)

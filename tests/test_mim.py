@@ -4,26 +4,12 @@ save_best, --checkpoint (load_from) and --resume.
 """
 import glob
 import os.path as osp
-import subprocess
-import sys
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py')
-MIM = osp.join(osp.dirname(sys.executable), 'mim')
 
 
-def mim(*args: str, cwd: str) -> str:
-    proc = subprocess.run([MIM, *args],
-                          cwd=cwd,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-3000:]
-    return output
-
-
-def test_mim_train_test_resume_from_another_directory(tmp_path):
+def test_mim_train_test_resume_from_another_directory(tmp_path, mim):
     work_dir = str(tmp_path / 'work')
     cwd = str(tmp_path)  # not the repository: configs are found by path
     out = mim(
