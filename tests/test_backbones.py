@@ -49,7 +49,7 @@ def tiny_backbone(kind, input_size=(64, 64), **kwargs):
 
 
 def pretrained(source):
-    return dict(type='Pretrained', checkpoint=str(source))
+    return dict(type='PretrainedCLIP', checkpoint=str(source))
 
 
 @pytest.fixture(scope='module')

@@ -271,7 +271,7 @@ def test_pretrained_init_cfg(clip, clip_file):
         prompt_encoder=None,
         context_decoder=None,
         num_context=0,
-        init_cfg=dict(type='Pretrained', checkpoint=clip_file))
+        init_cfg=dict(type='PretrainedCLIP', checkpoint=clip_file))
     neck.init_weights()
     torch.testing.assert_close(
         neck.text_encoder.eval()(),
@@ -279,7 +279,7 @@ def test_pretrained_init_cfg(clip, clip_file):
         atol=1e-5,
         rtol=0)
     missing = _neck(
-        init_cfg=dict(type='Pretrained', checkpoint='/nowhere/RN50.pt'))
+        init_cfg=dict(type='PretrainedCLIP', checkpoint='/nowhere/RN50.pt'))
     with pytest.raises(CLIPWeightsError, match='not found: /nowhere/RN50.pt'):
         missing.init_weights()
 

@@ -10,6 +10,10 @@ from typing import Dict
 import torch
 from torch import nn
 
+from promptpose_mm.models.clip.open_clip_api import (build_clip_model,
+                                                     clip_model_context_length,
+                                                     clip_model_image_size)
+
 # Architectures in the spirit of CLIP RN50 / ViT-B-16, small enough for a CPU
 # test. ``image_size`` is the resolution the checkpoint was "trained" at, so
 # its positional embeddings need resizing for other inputs, as the real
@@ -43,14 +47,10 @@ def build_tiny_clip(kind: str = 'resnet', seed: int = 0) -> nn.Module:
     Returns:
         open_clip.model.CLIP: in eval mode, float32.
     """
-    from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
     spec = TINY_CLIP_SPECS[kind]
     torch.manual_seed(seed)
-    model = CLIP(
-        spec['embed_dim'],
-        vision_cfg=CLIPVisionCfg(**spec['vision']),
-        text_cfg=CLIPTextCfg(**spec['text']),
-        quick_gelu=True)
+    model = build_clip_model(
+        spec['embed_dim'], spec['vision'], spec['text'], quick_gelu=True)
     # open_clip leaves some biases and norms at their trivial initial value;
     # perturb every parameter so that a mis-mapped key changes the output.
     with torch.no_grad():
@@ -65,10 +65,9 @@ def build_tiny_clip(kind: str = 'resnet', seed: int = 0) -> nn.Module:
 
 def save_clip_archive(model: nn.Module, path: str) -> str:
     """Save ``model`` as a TorchScript archive, as OpenAI released CLIP."""
-    size = model.visual.image_size
-    height, width = (size, size) if isinstance(size, int) else size
+    height, width = clip_model_image_size(model)
     images = torch.ones(1, 3, height, width)
-    texts = torch.zeros(1, model.context_length, dtype=torch.int)
+    texts = torch.zeros(1, clip_model_context_length(model), dtype=torch.int)
     traced = torch.jit.trace_module(
         model.eval(),
         inputs=dict(

@@ -21,14 +21,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.logging import MMLogger
-from mmengine.model import initialize
-from mmengine.model.weight_init import PretrainedInit
 from mmpose.models.backbones.base_backbone import BaseBackbone
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..clip import (CLIPWeightsError, infer_square_grid, load_clip_state_dict,
-                    resize_pos_embed, sub_state_dict)
+from ..clip import (CLIPInitMixin, CLIPWeightsError, infer_square_grid,
+                    load_clip_state_dict, resize_pos_embed, sub_state_dict)
 from ..clip.pos_embed import Grid
 
 # Key prefixes of a CLIP state dict's visual tower.
@@ -49,7 +47,7 @@ def _list_keys(keys: Sequence[str]) -> str:
             'more')
 
 
-class CLIPVisualBackbone(BaseBackbone):
+class CLIPVisualBackbone(CLIPInitMixin, BaseBackbone):
     """Base class of the CLIP visual backbones.
 
     ``forward(img)`` returns the feature maps at ``out_indices`` followed,
@@ -76,12 +74,13 @@ class CLIPVisualBackbone(BaseBackbone):
             all ``num_stages`` stages freezes the CLIP-space head as well.
             -1 freezes nothing.
         norm_eval (bool): keep every BatchNorm in eval mode while training.
-        init_cfg (dict | list[dict], optional): ``dict(type='Pretrained',
-            checkpoint=SRC)`` without ``prefix`` (or with ``prefix=
-            'visual.'``) loads CLIP weights from ``SRC`` (an OpenAI archive,
-            a state dict, ``open_clip://ARCH/TAG`` or a URL); with another
-            prefix (e.g. ``'backbone.'`` for an MMPose checkpoint) MMEngine's
-            usual ``Pretrained`` initialisation runs.
+        init_cfg (dict | list[dict], optional): ``dict(type=
+            'PretrainedCLIP', checkpoint=SRC)`` loads the visual tower of
+            the CLIP weights at ``SRC`` (an OpenAI archive, a state dict,
+            ``open_clip://ARCH/TAG`` or a URL; see
+            :mod:`promptpose_mm.models.clip.init_cfg`), after the other
+            entries. ``type='Pretrained'`` is MMEngine's, e.g. with
+            ``prefix='backbone.'`` for an MMPose checkpoint.
     """
 
     #: name in ``self.clip`` of the positional embedding ``(1 + h*w, C)``
@@ -259,41 +258,6 @@ class CLIPVisualBackbone(BaseBackbone):
     # ------------------------------------------------------------------
     # Weights
     # ------------------------------------------------------------------
-    def _split_init_cfg(self) -> Tuple[Optional[dict], List[dict]]:
-        """The CLIP ``Pretrained`` entry of ``init_cfg`` and the others."""
-        cfgs = self.init_cfg or []
-        if isinstance(cfgs, dict):
-            cfgs = [cfgs]
-        clip_cfg, others = None, []
-        for cfg in cfgs:
-            is_pretrained = cfg.get('type') in ('Pretrained', PretrainedInit)
-            if is_pretrained and cfg.get('prefix') in (None, VISUAL_PREFIX):
-                clip_cfg = cfg
-            else:
-                others.append(cfg)
-        return clip_cfg, others
-
-    def init_weights(self) -> None:
-        """Load CLIP weights, or defer to MMEngine (see ``init_cfg``)."""
-        clip_cfg, others = self._split_init_cfg()
-        if clip_cfg is None:
-            super().init_weights()
-            return
-        if self._is_init:
-            MMLogger.get_current_instance().warning(
-                f'init_weights of {type(self).__name__} has been called more '
-                'than once; the CLIP weights are not loaded again')
-            return
-        if others:
-            initialize(self, others)
-        if 'checkpoint' not in clip_cfg:
-            raise ValueError(
-                f'{type(self).__name__}: init_cfg {clip_cfg} lacks '
-                "'checkpoint' (a CLIP archive, state dict, URL or "
-                'open_clip://ARCH/TAG)')
-        self.load_clip_weights(clip_cfg['checkpoint'])
-        self._is_init = True
-
     def _has_pos_embed(self) -> bool:
         """Whether ``self.clip`` holds its positional embedding (the
         ResNet's attention pool is dropped without the CLIP space)."""

@@ -1,65 +1,18 @@
 """CLIP's modified ResNet (RN50, ...) as an MMPose backbone."""
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import torch
-import torch.nn.functional as F
 from mmpose.registry import MODELS
-from open_clip.modified_resnet import AttentionPool2d, ModifiedResNet
 from torch import Tensor
 
+from ..clip.open_clip_api import (RESNET_CLIP_SPACE_NAMES, RESNET_NUM_LAYERS,
+                                  RESNET_POS_EMBED_KEY, attention_pool_tokens,
+                                  build_resnet_tower, resnet_attention_pool,
+                                  resnet_layer, resnet_stem, resnet_stem_parts)
 from .base import CLIPVisualBackbone, StagePart
 
-# ``ModifiedResNet``'s stem: three convolutions with their BatchNorms.
-_STEM_NAMES = ('conv1', 'bn1', 'conv2', 'bn2', 'conv3', 'bn3')
-_NUM_LAYERS = 4
-
-
-def attention_pool_tokens(pool: AttentionPool2d,
-                          x: Tensor,
-                          pos_embed: Optional[Tensor] = None) -> Tensor:
-    """CLIP's attention pool, returning every token instead of the first.
-
-    The computation of open_clip's ``AttentionPool2d.forward``, which
-    already attends with all ``h*w + 1`` queries (mean token first) but
-    keeps only the mean token's output; token 0 here equals that output.
-
-    Args:
-        pool (AttentionPool2d): the pool whose weights are used.
-        x (Tensor): features ``(B, C, h, w)``.
-        pos_embed (Tensor, optional): ``(1 + h*w, C)``; the pool's own
-            positional embedding when None.
-
-    Returns:
-        Tensor: ``(1 + h*w, B, D)``: the pooled (global) token, then one per
-        grid cell in row-major order, after the output projection ``c_proj``.
-    """
-    if pos_embed is None:
-        pos_embed = pool.positional_embedding
-    x = x.flatten(2).permute(2, 0, 1)  # (B, C, h, w) -> (h*w, B, C)
-    x = torch.cat([x.mean(dim=0, keepdim=True), x], dim=0)
-    x = x + pos_embed[:, None, :].to(x.dtype)
-    x, _ = F.multi_head_attention_forward(
-        query=x,
-        key=x,
-        value=x,
-        embed_dim_to_check=x.shape[-1],
-        num_heads=pool.num_heads,
-        q_proj_weight=pool.q_proj.weight,
-        k_proj_weight=pool.k_proj.weight,
-        v_proj_weight=pool.v_proj.weight,
-        in_proj_weight=None,
-        in_proj_bias=torch.cat(
-            [pool.q_proj.bias, pool.k_proj.bias, pool.v_proj.bias]),
-        bias_k=None,
-        bias_v=None,
-        add_zero_attn=False,
-        dropout_p=0.,
-        out_proj_weight=pool.c_proj.weight,
-        out_proj_bias=pool.c_proj.bias,
-        use_separate_proj_weight=True,
-        training=pool.training,
-        need_weights=False)
-    return x
+# Re-exported: CLIP's attention pool at every location.
+__all__ = ['CLIPResNet', 'attention_pool_tokens']
+_NUM_LAYERS = RESNET_NUM_LAYERS
 
 
 @MODELS.register_module()
@@ -93,13 +46,13 @@ class CLIPResNet(CLIPVisualBackbone):
         frozen_stages (int): -1: none; 0: the stem; i: the stem and
             ``layer1`` .. ``layer{i}``; 4 also freezes the attention pool.
         norm_eval (bool): keep BatchNorms in eval mode while training.
-        init_cfg (dict, optional): ``dict(type='Pretrained',
+        init_cfg (dict, optional): ``dict(type='PretrainedCLIP',
             checkpoint='RN50.pt')`` loads CLIP weights (see
             :class:`CLIPVisualBackbone`).
     """
 
-    pos_embed_key = 'attnpool.positional_embedding'
-    clip_space_names = ('attnpool', )
+    pos_embed_key = RESNET_POS_EMBED_KEY
+    clip_space_names = RESNET_CLIP_SPACE_NAMES
 
     def __init__(self,
                  layers: Sequence[int] = (3, 4, 6, 3),
@@ -134,30 +87,29 @@ class CLIPResNet(CLIPVisualBackbone):
         self.out_channels: Tuple[int,
                                  ...] = tuple(width * 4 * 2**index
                                               for index in self.out_indices)
-        self.clip = ModifiedResNet(
-            layers=list(layers),
-            output_dim=embed_dim,
+        self.clip = build_resnet_tower(
+            layers=layers,
+            width=width,
             heads=width * 32 // head_width,
-            image_size=in_h,
-            width=width)
+            embed_dim=embed_dim,
+            image_size=(in_h, in_w))
         if in_w != in_h:
             # ``AttentionPool2d`` builds square grids only.
-            self.clip.image_size = (in_h, in_w)
             self._fit_pos_embed_to_grid()
         self._finish_build()
 
     def _stage_parts(self, stage: int) -> List[StagePart]:
         if stage == 0:
-            return [getattr(self.clip, name) for name in _STEM_NAMES]
-        return [getattr(self.clip, f'layer{stage}')]
+            return resnet_stem_parts(self.clip)
+        return [resnet_layer(self.clip, stage)]
 
     def _forward_levels(self, x: Tensor) -> Tuple[Dict[int, Tensor], Tensor]:
         last = _NUM_LAYERS - 1 if self.with_clip_space else max(
             self.out_indices)
-        x = self.clip.stem(x)
+        x = resnet_stem(self.clip, x)
         levels = {}
         for index in range(last + 1):
-            x = getattr(self.clip, f'layer{index + 1}')(x)
+            x = resnet_layer(self.clip, index + 1)(x)
             levels[index] = x
         return levels, x
 
@@ -170,6 +122,7 @@ class CLIPResNet(CLIPVisualBackbone):
         """
         batch, _, height, width = x.shape
         pos_embed = self.pos_embed_for((height, width))
-        tokens = attention_pool_tokens(self.clip.attnpool, x, pos_embed)
+        tokens = attention_pool_tokens(
+            resnet_attention_pool(self.clip), x, pos_embed)
         dense = tokens[1:].permute(1, 2, 0).reshape(batch, -1, height, width)
         return dense, tokens[0]

@@ -1,12 +1,18 @@
 """CLIP's vision transformer (ViT-B/16, ...) as an MMPose backbone."""
+from functools import partial
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmpose.registry import MODELS
-from open_clip.transformer import (LayerNorm, QuickGELU,
-                                   ResidualAttentionBlock, VisionTransformer)
 from torch import Tensor, nn
 
+from ..clip.open_clip_api import (VIT_CLIP_SPACE_NAMES, VIT_POS_EMBED_KEY,
+                                  ResidualAttentionBlock, block_self_attention,
+                                  build_vit_tower, residual_block_forward,
+                                  run_block_batch_first, share_block_parts,
+                                  transformer_blocks, vit_final_norm,
+                                  vit_input_tokens, vit_patch_tokens,
+                                  vit_project, vit_stem_parts)
 from .base import CLIPVisualBackbone, StagePart
 
 # The last tokens (B, 1 + h*w, width) and the grid size h, w.
@@ -90,8 +96,7 @@ class DropPathBlock(ResidualAttentionBlock):
                  mode: str = 'token'):
         # The parts come from ``block``; building new ones would be wasted.
         nn.Module.__init__(self)
-        for name, child in block.named_children():
-            self.add_module(name, child)
+        share_block_parts(self, block)
         self.drop_path = TokenDropPath(drop_prob, mode)
 
     def forward(self,
@@ -103,9 +108,11 @@ class DropPathBlock(ResidualAttentionBlock):
         if k_x is not None or v_x is not None:
             raise NotImplementedError(
                 'DropPathBlock wraps self-attention blocks only')
-        x = q_x + self.drop_path(
-            self.ls_1(self.attention(self.ln_1(q_x), attn_mask=attn_mask)))
-        return x + self.drop_path(self.ls_2(self.mlp(self.ln_2(x))))
+        return residual_block_forward(
+            self,
+            q_x,
+            attend=partial(block_self_attention, self, attn_mask=attn_mask),
+            branch=self.drop_path)
 
 
 @MODELS.register_module()
@@ -151,13 +158,13 @@ class CLIPVisionTransformer(CLIPVisualBackbone):
             ``layers`` also freezes ``ln_post`` and ``proj``.
         norm_eval (bool): keep BatchNorms in eval mode (there are none in a
             ViT; accepted for a uniform interface).
-        init_cfg (dict, optional): ``dict(type='Pretrained',
+        init_cfg (dict, optional): ``dict(type='PretrainedCLIP',
             checkpoint='ViT-B-16.pt')`` loads CLIP weights (see
             :class:`CLIPVisualBackbone`).
     """
 
-    pos_embed_key = 'positional_embedding'
-    clip_space_names = ('ln_post', 'proj')
+    pos_embed_key = VIT_POS_EMBED_KEY
+    clip_space_names = VIT_CLIP_SPACE_NAMES
 
     def __init__(self,
                  patch_size: int = 16,
@@ -193,18 +200,15 @@ class CLIPVisionTransformer(CLIPVisualBackbone):
         in_w, in_h = self.input_size
         self.embed_dim = embed_dim
         self.out_channels: Tuple[int, ...] = (width, ) * len(self.out_indices)
-        self.clip = VisionTransformer(
+        self.clip = build_vit_tower(
             image_size=(in_h, in_w),
             patch_size=patch_size,
             width=width,
             layers=layers,
             heads=width // head_width,
-            mlp_ratio=4.0,
-            output_dim=embed_dim,
-            act_layer=QuickGELU,
-            norm_layer=LayerNorm)
+            embed_dim=embed_dim)
         if drop_path_rate > 0:
-            blocks = self.clip.transformer.resblocks
+            blocks = transformer_blocks(self.clip)
             rates = torch.linspace(0, drop_path_rate, layers).tolist()
             for index, rate in enumerate(rates):
                 blocks[index] = DropPathBlock(blocks[index], rate,
@@ -213,29 +217,21 @@ class CLIPVisionTransformer(CLIPVisualBackbone):
 
     def _stage_parts(self, stage: int) -> List[StagePart]:
         if stage == 0:
-            return [
-                self.clip.conv1, self.clip.class_embedding,
-                self.clip.positional_embedding, self.clip.ln_pre
-            ]
-        return [self.clip.transformer.resblocks[stage - 1]]
+            return vit_stem_parts(self.clip)
+        return [transformer_blocks(self.clip)[stage - 1]]
 
     def _forward_levels(self,
                         x: Tensor) -> Tuple[Dict[int, Tensor], TokenState]:
-        x = self.clip.conv1(x)  # (B, width, h, w)
-        batch, _, height, width = x.shape
-        x = x.flatten(2).transpose(1, 2)  # (B, h*w, width)
-        class_token = self.clip.class_embedding.to(x.dtype).expand(
-            batch, 1, -1)
-        x = torch.cat([class_token, x], dim=1)
-        x = x + self.pos_embed_for((height, width)).to(x.dtype)
-        x = self.clip.patch_dropout(x)
-        x = self.clip.ln_pre(x)  # (B, 1 + h*w, width)
-        blocks = self.clip.transformer.resblocks
+        batch = x.shape[0]
+        x, height, width = vit_patch_tokens(self.clip, x)  # (B, h*w, width)
+        x = vit_input_tokens(self.clip, x, self.pos_embed_for(
+            (height, width)))  # (B, 1 + h*w, width)
+        blocks = transformer_blocks(self.clip)
         last = len(blocks) - 1 if self.with_clip_space else max(
             self.out_indices)
         levels = {}
         for index in range(last + 1):
-            x = blocks[index](x)
+            x = run_block_batch_first(blocks[index], x)
             if index in self.out_indices:
                 levels[index] = x[:, 1:].transpose(1, 2).reshape(
                     batch, -1, height, width)
@@ -250,9 +246,9 @@ class CLIPVisionTransformer(CLIPVisualBackbone):
             ``(B, D)``.
         """
         tokens, height, width = state
-        tokens = self.clip.ln_post(tokens)
-        global_embed = tokens[:, 0] @ self.clip.proj
-        dense = tokens[:, 1:] @ self.clip.proj  # (B, h*w, D)
+        tokens = vit_final_norm(self.clip, tokens)
+        global_embed = vit_project(self.clip, tokens[:, 0])
+        dense = vit_project(self.clip, tokens[:, 1:])  # (B, h*w, D)
         dense = dense.transpose(1, 2).reshape(dense.shape[0], -1, height,
                                               width)
         return dense, global_embed

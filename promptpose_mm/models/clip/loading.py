@@ -19,13 +19,14 @@ Sources understood by :func:`load_clip_state_dict`:
 """
 import os.path as osp
 import zipfile
-from typing import Dict, Optional
+from typing import Dict, List, Mapping, Optional
 
 import torch
 from torch import Tensor
 
 from ...utils.checkpoint import (UnreadableCheckpointError,
                                  UnsafeCheckpointError, load_checkpoint_file)
+from . import open_clip_api
 
 OPEN_CLIP_SCHEME = 'open_clip://'
 # Buffers that TorchScript archives carry but no module loads (the
@@ -52,28 +53,25 @@ def resolve_clip_source(source: str, cache_dir: Optional[str] = None) -> str:
         str: a local file path.
     """
     if source.startswith(OPEN_CLIP_SCHEME):
-        from open_clip.pretrained import (download_pretrained,
-                                          get_pretrained_cfg,
-                                          list_pretrained_tags_by_model)
         arch, _, tag = source[len(OPEN_CLIP_SCHEME):].partition('/')
-        cfg = get_pretrained_cfg(arch, tag)
-        if not cfg:
-            tags = list_pretrained_tags_by_model(arch)
-            raise CLIPWeightsError(
-                f'{source}: open_clip knows no pretrained tag {tag!r} for '
-                f'{arch!r}; its tags for that model are {tags} (write '
-                f'open_clip://ARCH/TAG, e.g. open_clip://RN50/openai)')
         try:
-            return download_pretrained(cfg, cache_dir=cache_dir)
+            path = open_clip_api.download_pretrained_tag(
+                arch, tag, cache_dir=cache_dir)
         except Exception as error:
             raise CLIPWeightsError(
                 f'{source}: open_clip could not fetch the weights ({error}).'
                 ' Without a network, download the file elsewhere and give '
                 'its local path instead') from error
+        if path is None:
+            tags = open_clip_api.list_pretrained_tags(arch)
+            raise CLIPWeightsError(
+                f'{source}: open_clip knows no pretrained tag {tag!r} for '
+                f'{arch!r}; its tags for that model are {tags} (write '
+                f'open_clip://ARCH/TAG, e.g. open_clip://RN50/openai)')
+        return path
     if source.startswith(('http://', 'https://')):
-        from open_clip.pretrained import download_pretrained_from_url
         try:
-            return download_pretrained_from_url(source, cache_dir=cache_dir)
+            return open_clip_api.download_url(source, cache_dir=cache_dir)
         except Exception as error:
             raise CLIPWeightsError(
                 f'could not download CLIP weights from {source} ({error}). '
@@ -132,7 +130,7 @@ def load_clip_state_dict(source: str,
         state = {key[len('module.'):]: value for key, value in state.items()}
     for key in _ARCHIVE_ONLY_KEYS:
         state.pop(key, None)
-    missing = [key for key in _REQUIRED_KEYS if key not in state]
+    missing = missing_clip_keys(state)
     if missing:
         sample = sorted(state)[:5]
         raise CLIPWeightsError(
@@ -143,6 +141,12 @@ def load_clip_state_dict(source: str,
         key: value.float() if value.is_floating_point() else value
         for key, value in state.items()
     }
+
+
+def missing_clip_keys(state: Mapping[str, object]) -> List[str]:
+    """The keys every CLIP state dict has (``token_embedding.weight``,
+    ``visual.conv1.weight``) that ``state`` lacks; empty for CLIP."""
+    return [key for key in _REQUIRED_KEYS if key not in state]
 
 
 def sub_state_dict(state: Dict[str, Tensor], prefix: str) -> Dict[str, Tensor]:

@@ -1,6 +1,9 @@
 """The prompt encoder: keypoint prompts attend to each other."""
-from open_clip.transformer import LayerNorm, QuickGELU, ResidualAttentionBlock
 from torch import Tensor, nn
+
+from promptpose_mm.models.clip.open_clip_api import (build_layer_norm,
+                                                     build_residual_block,
+                                                     run_block_batch_first)
 
 
 class PromptEncoder(nn.Module):
@@ -26,13 +29,9 @@ class PromptEncoder(nn.Module):
             raise ValueError(
                 f'PromptEncoder: embed_dim={embed_dim} is not divisible by '
                 f'num_heads={num_heads}')
-        self.block = ResidualAttentionBlock(
-            embed_dim,
-            num_heads,
-            mlp_ratio=mlp_ratio,
-            act_layer=QuickGELU,
-            batch_first=True)
-        self.norm = LayerNorm(embed_dim)
+        self.block = build_residual_block(
+            embed_dim, num_heads, mlp_ratio=mlp_ratio)
+        self.norm = build_layer_norm(embed_dim)
 
     def forward(self, prompts: Tensor) -> Tensor:
         """Refine the prompts.
@@ -48,4 +47,4 @@ class PromptEncoder(nn.Module):
         if prompts.dim() != 3:
             raise ValueError('PromptEncoder expects prompts of shape (K, D) '
                              f'or (B, K, D), got {tuple(prompts.shape)}')
-        return self.norm(self.block(prompts))
+        return self.norm(run_block_batch_first(self.block, prompts))

@@ -7,7 +7,7 @@ from mmengine.model import BaseModule
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
-from promptpose_mm.models.clip import load_clip_state_dict
+from promptpose_mm.models.clip import CLIPInitMixin, load_clip_state_dict
 from promptpose_mm.models.structures import PromptPoseFeatures
 from promptpose_mm.models.utils import PromptCache
 from promptpose_mm.utils.keypoint_names import resolve_keypoint_names
@@ -17,7 +17,7 @@ from .text_encoder import PromptTextEncoder
 
 
 @MODELS.register_module()
-class PromptPoseNeck(BaseModule):
+class PromptPoseNeck(CLIPInitMixin, BaseModule):
     """Keypoint prompts from CLIP's text encoder, compared with every pixel.
 
     Each keypoint's prompt (learnable context + its name) is encoded by the
@@ -52,10 +52,13 @@ class PromptPoseNeck(BaseModule):
             disables it.
         gamma_init (float): initial value of the per-channel scale of the
             context decoder's refinement.
-        init_cfg (dict, optional): ``dict(type='Pretrained',
-            checkpoint=SRC)`` loads the text encoder from the CLIP weights
-            at ``SRC`` (a path, URL or ``open_clip://ARCH/TAG``, see
-            :func:`load_clip_state_dict`); other types go to mmengine.
+        init_cfg (dict | list[dict], optional): ``dict(type=
+            'PretrainedCLIP', checkpoint=SRC)`` loads the text encoder from
+            the CLIP weights at ``SRC`` (a path, URL or
+            ``open_clip://ARCH/TAG``, see :func:`load_clip_state_dict` and
+            :mod:`promptpose_mm.models.clip.init_cfg`), after the other
+            entries; other types (``Pretrained`` with ``prefix='neck.'``
+            for an MMPose checkpoint, ...) go to mmengine.
     """
 
     def __init__(self,
@@ -113,33 +116,18 @@ class PromptPoseNeck(BaseModule):
         outside an optimizer step or ``load_state_dict``."""
         self._prompt_cache.clear()
 
-    def init_weights(self) -> None:
-        """Initialise; a ``Pretrained`` init_cfg loads CLIP's text tower.
+    def load_clip_weights(self, source: str) -> None:
+        """Load CLIP's text tower into the text encoder, strictly.
 
-        Other init configs (and the children's own ``init_weights``) run
-        through mmengine first.
+        Args:
+            source (str): a CLIP archive, state dict, URL or
+                ``open_clip://ARCH/TAG`` (see :func:`load_clip_state_dict`).
+
+        Raises:
+            CLIPWeightsError: the source is missing, not CLIP, or its text
+                tower does not fit the text encoder.
         """
-        cfgs = self.init_cfg or []
-        if isinstance(cfgs, dict):
-            cfgs = [cfgs]
-        pretrained = [cfg for cfg in cfgs if cfg.get('type') == 'Pretrained']
-        if not pretrained or self.is_init:
-            super().init_weights()
-            return
-        full_cfg = self.init_cfg
-        self.init_cfg = [cfg for cfg in cfgs if cfg not in pretrained]
-        try:
-            super().init_weights()
-        finally:
-            self.init_cfg = full_cfg
-        for cfg in pretrained:
-            if not cfg.get('checkpoint'):
-                raise ValueError(
-                    'PromptPoseNeck: init_cfg of type Pretrained needs '
-                    "checkpoint=SRC, e.g. dict(type='Pretrained', "
-                    f"checkpoint='RN50.pt'), got {cfg}")
-            self.text_encoder.load_clip(
-                load_clip_state_dict(cfg['checkpoint']))
+        self.text_encoder.load_clip(load_clip_state_dict(source))
 
     def _split_feats(self, feats: Sequence[Tensor]
                      ) -> Tuple[Tuple[Tensor, ...], Tensor, Tensor]:

@@ -1,20 +1,18 @@
 """CLIP's frozen text transformer with learnable prompt context vectors."""
 import logging
+from functools import partial
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import open_clip
 import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
-from open_clip.transformer import LayerNorm, QuickGELU, TextTransformer
 from torch import Tensor, nn
 
-from promptpose_mm.models.clip import CLIPWeightsError
+from promptpose_mm.models.clip import CLIPWeightsError, open_clip_api
 
 # The state-dict keys of CLIP's text tower (OpenAI names, top level).
-CLIP_TEXT_PREFIXES = ('token_embedding.', 'positional_embedding',
-                      'transformer.', 'ln_final.', 'text_projection')
+CLIP_TEXT_PREFIXES = open_clip_api.TEXT_STATE_PREFIXES
 
 
 def causal_attention(attn: nn.MultiheadAttention,
@@ -37,7 +35,8 @@ def causal_attention(attn: nn.MultiheadAttention,
         Tensor: ``(N, S, W)``, after the output projection.
     """
     num, length, width = x.shape
-    weight, bias = attn.in_proj_weight, attn.in_proj_bias
+    weight, bias, out_proj, num_heads = open_clip_api.attention_in_projection(
+        attn)
     query, key, value = F.linear(x, weight, bias).chunk(3, dim=-1)
     shared = 0
     if memory is not None:
@@ -52,14 +51,14 @@ def causal_attention(attn: nn.MultiheadAttention,
         device=x.device).tril(diagonal=shared)
 
     def split_heads(tokens: Tensor) -> Tensor:  # (N, n, W) -> (N, h, n, d)
-        return tokens.unflatten(-1, (attn.num_heads, -1)).transpose(1, 2)
+        return tokens.unflatten(-1, (num_heads, -1)).transpose(1, 2)
 
     out = F.scaled_dot_product_attention(
         split_heads(query),
         split_heads(key),
         split_heads(value),
         attn_mask=allowed)
-    return attn.out_proj(out.transpose(1, 2).flatten(2))
+    return out_proj(out.transpose(1, 2).flatten(2))
 
 
 class PromptTextEncoder(BaseModule):
@@ -112,16 +111,14 @@ class PromptTextEncoder(BaseModule):
             raise ValueError(f'num_context must be >= 0, got {num_context}')
         self.keypoint_names = list(keypoint_names)
         self.num_context = num_context
-        self.clip = TextTransformer(
+        self.clip = open_clip_api.build_text_tower(
             context_length=context_length,
             vocab_size=vocab_size,
             width=width,
             heads=heads,
             layers=layers,
             mlp_ratio=mlp_ratio,
-            output_dim=embed_dim,
-            act_layer=QuickGELU,
-            norm_layer=LayerNorm)
+            embed_dim=embed_dim)
         self.clip.requires_grad_(False)
         self.clip.eval()
         # As the published code: randn, then trunc_normal_ with its
@@ -150,7 +147,7 @@ class PromptTextEncoder(BaseModule):
         room = context_length - self.num_context
         # One slot more than fits, so that a truncated name shows. The
         # [EOS] token has the largest id, as CLIP's own pooling assumes.
-        tokens = open_clip.tokenize(names, context_length=room + 1)
+        tokens = open_clip_api.tokenize(names, context_length=room + 1)
         lengths = tokens.argmax(dim=1) + 1
         longest = int(lengths.max())
         if longest > room:
@@ -173,7 +170,7 @@ class PromptTextEncoder(BaseModule):
     @property
     def embed_dim(self) -> int:
         """The output size ``D``."""
-        return self.clip.text_projection.shape[1]
+        return open_clip_api.text_embed_dim(self.clip)
 
     def train(self, mode: bool = True) -> 'PromptTextEncoder':
         """Set the mode; the frozen CLIP weights always stay in eval."""
@@ -196,28 +193,32 @@ class PromptTextEncoder(BaseModule):
             normalised.
         """
         clip = self.clip
-        dtype = clip.transformer.get_cast_dtype()
-        positions = clip.positional_embedding.to(dtype)
+        dtype = open_clip_api.text_cast_dtype(clip)
+        positions = open_clip_api.text_positions(clip).to(dtype)
         shared = 1 + self.num_context
-        embedded = clip.token_embedding(self.name_tokens).to(dtype)
+        embedded = open_clip_api.text_embed(clip, self.name_tokens).to(dtype)
         prefix = torch.cat(
             [embedded[:1, :1], self.context.to(dtype)[None]],
             dim=1) + positions[:shared]  # (1, P, W)
         names = embedded[:, 1:] + positions[shared:self.prompt_length]
-        blocks = clip.transformer.resblocks
+        blocks = open_clip_api.transformer_blocks(clip)
         for index, block in enumerate(blocks):
-            prefix_in = block.ln_1(prefix)
-            names = names + block.ls_1(
-                causal_attention(block.attn, block.ln_1(names), prefix_in))
-            names = names + block.ls_2(block.mlp(block.ln_2(names)))
+            attn = open_clip_api.block_attention(block)
+            prefix_in = open_clip_api.block_attention_input(block, prefix)
+            names = open_clip_api.residual_block_forward(
+                block,
+                names,
+                attend=partial(causal_attention, attn, memory=prefix_in))
             if index < len(blocks) - 1:
-                prefix = prefix + block.ls_1(
-                    causal_attention(block.attn, prefix_in))
-                prefix = prefix + block.ls_2(block.mlp(block.ln_2(prefix)))
+                prefix = open_clip_api.residual_block_forward(
+                    block,
+                    prefix,
+                    attend=partial(causal_attention, attn),
+                    normed=prefix_in)
         num = names.shape[0]
         eos = names[torch.arange(num, device=names.device),
                     self.eos_index - shared]
-        return clip.ln_final(eos) @ clip.text_projection
+        return open_clip_api.text_final(clip, eos)
 
     def load_clip(self, state: Dict[str, Tensor]) -> None:
         """Load the text tower from a full CLIP state dict, strictly.
@@ -245,7 +246,7 @@ class PromptTextEncoder(BaseModule):
             if key in given and given[key].shape != value.shape
         ]
         if missing or unexpected or mismatched:
-            clip = self.clip
+            arch = open_clip_api.text_tower_config(self.clip)
             problems = []
             if missing:
                 problems.append(f'missing keys {missing[:8]}'
@@ -257,9 +258,9 @@ class PromptTextEncoder(BaseModule):
                 problems.append('shape mismatch: ' + '; '.join(mismatched))
             raise CLIPWeightsError(
                 'the CLIP weights do not fit the text encoder, which was '
-                f'built with width={clip.width}, heads={clip.heads}, '
-                f'layers={clip.transformer.layers}, context_length='
-                f'{clip.context_length}, vocab_size={clip.vocab_size}, '
+                f"built with width={arch['width']}, heads={arch['heads']}, "
+                f"layers={arch['layers']}, context_length="
+                f"{arch['context_length']}, vocab_size={arch['vocab_size']}, "
                 f'embed_dim={self.embed_dim} (RN50: embed_dim 1024, '
                 'ViT-B/16: embed_dim 512; both width 512, 8 heads, 12 '
                 f'layers): {", ".join(problems)}')
