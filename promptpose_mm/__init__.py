@@ -1,12 +1,25 @@
 """promptpose_mm: PromptPose (language-prompted animal pose) for MMPose 1.x.
 
-Importing the package (``custom_imports = dict(imports=['promptpose_mm'])``
-in a config) registers its modules in ``mmpose.registry.MODELS``, lets
-``torch.load`` read MMEngine checkpoints (exactly the types they hold), makes
-MMEngine's loader of local checkpoint files report damaged or refused files
-by name (``promptpose_mm.utils.checkpoint``), and
-under ``torchrun`` on a machine without GPUs starts the gloo process group
-that MMEngine's CUDA-only start cannot (see ``promptpose_mm.engine``).
+What ``import promptpose_mm`` changes (a config's
+``custom_imports = dict(imports=['promptpose_mm'])``), all of it here:
+
+1. registers the modules in MMPose's and MMEngine's registries
+   (:data:`REGISTERED_MODELS` in ``MODELS``, ``PromptPoseRunner`` in
+   ``RUNNERS``, ``PromptPoseOptimWrapperConstructor`` in
+   ``OPTIM_WRAPPER_CONSTRUCTORS``, ``PromptPoseLocalVisualizer`` in
+   ``VISUALIZERS``);
+2. adds to ``torch.load``'s ``weights_only`` allow-list exactly the types
+   MMEngine checkpoints hold (code-running pickles stay refused;
+   :func:`~.utils.checkpoint.allow_mmengine_checkpoints`);
+3. replaces MMEngine's loader of local checkpoint files (scheme ``''``) by
+   one that reports damaged or refused files by name
+   (:func:`~.utils.checkpoint.use_safe_local_loader`);
+4. under ``torchrun`` on a machine without GPUs only, starts the gloo
+   process group that MMEngine's CUDA-only start cannot
+   (:func:`~.engine.distributed.init_cpu_process_group`); anywhere else it
+   does nothing.
+
+Nothing else: no analysis or tooling module is imported.
 """
 from .engine import init_cpu_process_group
 from .utils.checkpoint import allow_mmengine_checkpoints, use_safe_local_loader

@@ -1,9 +1,12 @@
 """Fixtures shared by the test modules."""
+import json
+import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Callable
+from typing import Callable, Optional, Tuple
 
+import numpy as np
 import pytest
 
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
@@ -25,3 +28,83 @@ def mim() -> Callable[..., str]:
         return output
 
     return run
+
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+AP10K = osp.join(ROOT, 'tests', 'data', 'ap10k')
+# AP-10K's nose, neck, root of tail and right back paw, renamed
+FOUR_KEPT = [2, 3, 4, 16]
+FOUR_NAMES = ['snout', 'neck', 'tailbase', 'paw']
+
+
+def _write_four_keypoint_dataset(folder: str) -> Tuple[str, str]:
+    """A DeepLabCut-like dataset from the bundled AP-10K images: 4 keypoints
+    with its own names, an empty skeleton, no flip pairs, own sigmas.
+    Returns its COCO file and its MMPose metainfo file."""
+    os.makedirs(folder, exist_ok=True)
+    with open(osp.join(AP10K, 'test_ap10k.json')) as f:
+        coco = json.load(f)
+    for ann in coco['annotations']:
+        points = np.array(ann['keypoints']).reshape(-1, 3)[FOUR_KEPT]
+        ann['keypoints'] = points.reshape(-1).tolist()
+        ann['num_keypoints'] = int((points[:, 2] > 0).sum())
+    coco['categories'] = [
+        dict(id=1, name='mouse', keypoints=FOUR_NAMES, skeleton=[])
+    ]
+    labels = osp.join(folder, 'labels.json')
+    with open(labels, 'w') as f:
+        json.dump(coco, f)
+    keypoints = {
+        i: dict(name=name, id=i, color=[255, 0, 0], type='', swap='')
+        for i, name in enumerate(FOUR_NAMES)
+    }
+    meta = osp.join(folder, 'mouse4.py')
+    with open(meta, 'w') as f:
+        f.write(f'dataset_info = dict(dataset_name="mouse4", '
+                f'keypoint_info={keypoints!r}, skeleton_info={{}}, '
+                'joint_weights=[1.0] * 4, '
+                'sigmas=[0.026, 0.035, 0.079, 0.089])\n')
+    return labels, meta
+
+
+def _write_dataset_config(path: str,
+                          base: str,
+                          ann_file: str,
+                          metainfo: Optional[str],
+                          img_root: str,
+                          dataset_type: Optional[str] = None,
+                          model: str = '') -> str:
+    """A downstream config that inherits ``base`` and states only its
+    dataset (plus ``model``, a line of overrides, when given)."""
+    fields = [
+        f'data_root={osp.join(img_root, "")!r}', f'ann_file={ann_file!r}',
+        "data_prefix=dict(img='')"
+    ]
+    if metainfo is not None:
+        fields.append(f'metainfo=dict(from_file={metainfo!r})')
+    if dataset_type is not None:
+        fields.append(f'type={dataset_type!r}')
+    with open(path, 'w') as f:
+        f.write(f"""\
+_base_ = [{base!r}]
+data = dict({', '.join(fields)})
+train_dataloader = dict(dataset=data)
+val_dataloader = dict(dataset=data)
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file={ann_file!r})
+test_evaluator = val_evaluator
+{model}
+""")
+    return path
+
+
+@pytest.fixture(scope='session')
+def four_keypoint_dataset() -> Callable[[str], Tuple[str, str]]:
+    """Write the 4-keypoint dataset into a folder: (COCO file, metainfo)."""
+    return _write_four_keypoint_dataset
+
+
+@pytest.fixture(scope='session')
+def dataset_config() -> Callable[..., str]:
+    """Write a downstream config that states only its dataset."""
+    return _write_dataset_config

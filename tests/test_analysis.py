@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import torch
 from mmengine.runner import save_checkpoint
-from mmpose.apis import init_model
 from PIL import Image
 
-from promptpose_mm.apis import (keypoint_prompt_similarity, keypoints_to_input,
-                                load_coco_images, semantic_similarity)
-from promptpose_mm.apis.benchmark import (METRICS, median_iqr, peak_memory,
-                                          synthetic_batch)
+from promptpose_mm.analysis import (keypoint_prompt_similarity,
+                                    keypoints_to_input, semantic_similarity)
+from promptpose_mm.analysis.benchmark import (METRICS, median_iqr, peak_memory,
+                                              synthetic_batch)
+from promptpose_mm.annotations import load_coco_images
+from promptpose_mm.apis import init_model
 from promptpose_mm.models import PromptPoseFeatures
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -158,7 +159,7 @@ def test_compare_predictions_tool(models, tmp_path):
 
 
 def test_compare_poses_columns(models):
-    from promptpose_mm.apis import compare_poses
+    from promptpose_mm.analysis import compare_poses
     images = load_coco_images(ANN_FILE, file_names=['000000000004.jpg'])
     comparison = compare_poses(
         dict(A=models['promptpose'][2], B=models['baseline'][2]), images)
@@ -245,8 +246,8 @@ def test_benchmark_tool_tiny():
 def test_cost_breakdown_parts_run_what_they_name():
     from mmengine.config import Config
 
-    from promptpose_mm.apis.benchmark import build_random_model
-    from promptpose_mm.apis.cost_breakdown import part_steps
+    from promptpose_mm.analysis.cost_breakdown import part_steps
+    from promptpose_mm.apis import build_random_model
     cfg = Config.fromfile(PROMPTPOSE)
     model = build_random_model(cfg)
     steps = part_steps(model, synthetic_batch(cfg, 2))
@@ -312,7 +313,7 @@ def test_benchmark_breakdown_table():
 def test_benchmark_arithmetic_per_image():
     from mmengine.config import Config
 
-    from promptpose_mm.apis.benchmark import _Bench
+    from promptpose_mm.analysis.benchmark import _Bench
     counts = {}
     for name, path in (('PromptPose', PROMPTPOSE), ('SimpleBaseline',
                                                     BASELINE)):

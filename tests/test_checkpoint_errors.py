@@ -16,9 +16,9 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
 
 import promptpose_mm  # noqa: F401
+from promptpose_mm.engine import PromptPoseRunner as Runner
 from promptpose_mm.models.clip import CLIPWeightsError, load_clip_state_dict
 from promptpose_mm.utils.checkpoint import (UnreadableCheckpointError,
                                             UnsafeCheckpointError,
@@ -100,7 +100,9 @@ def test_clip_weights(bad_files, kind):
 
 @pytest.mark.parametrize('kind', ['truncated', 'unsafe'])
 def test_init_model_and_inferencer(bad_files, kind):
-    from mmpose.apis import MMPoseInferencer, init_model
+    from mmpose.apis import MMPoseInferencer
+
+    from promptpose_mm.apis import init_model
     with pytest.raises(Exception) as info:
         init_model(TINY, bad_files[kind], device='cpu')
     assert_clear(str(info.value), bad_files[kind], kind)

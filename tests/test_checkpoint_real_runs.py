@@ -12,7 +12,6 @@ is one the allow-list answers, and each loads for ``mim test``, ``--resume``,
 (tests/test_checkpoint.py).
 """
 import glob
-import json
 import os
 import os.path as osp
 import pickletools
@@ -29,8 +28,6 @@ from promptpose_mm.apis.inference import check_pose_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 AP10K = osp.join(ROOT, 'tests', 'data', 'ap10k')
-KEPT = [2, 3, 4, 16]  # AP-10K's nose, neck, root of tail, right back paw
-NAMES = ['snout', 'neck', 'tailbase', 'paw']
 
 # Every global an MMEngine checkpoint of these runs may hold: torch's own
 # rebuild helpers, and what promptpose_mm.utils.checkpoint allows.
@@ -57,51 +54,6 @@ def pickled_globals(path: str) -> set:
         }
 
 
-def write_four_keypoint_project(folder: str) -> str:
-    """A DeepLabCut-like dataset from the bundled AP-10K images: 4 keypoints
-    with its own names, an empty skeleton, no flip pairs, own sigmas; and a
-    config inheriting the tiny PromptPose config by a relative path."""
-    os.makedirs(folder)
-    with open(osp.join(AP10K, 'test_ap10k.json')) as f:
-        coco = json.load(f)
-    for ann in coco['annotations']:
-        points = np.array(ann['keypoints']).reshape(-1, 3)[KEPT]
-        ann['keypoints'] = points.reshape(-1).tolist()
-        ann['num_keypoints'] = int((points[:, 2] > 0).sum())
-    coco['categories'] = [
-        dict(id=1, name='mouse', keypoints=NAMES, skeleton=[])
-    ]
-    with open(osp.join(folder, 'labels.json'), 'w') as f:
-        json.dump(coco, f)
-    keypoints = {
-        i: dict(name=name, id=i, color=[255, 0, 0], type='', swap='')
-        for i, name in enumerate(NAMES)
-    }
-    with open(osp.join(folder, 'mouse4.py'), 'w') as f:
-        f.write(f'dataset_info = dict(dataset_name="mouse4", '
-                f'keypoint_info={keypoints!r}, skeleton_info={{}}, '
-                'joint_weights=[1.0] * 4, '
-                'sigmas=[0.026, 0.035, 0.079, 0.089])\n')
-    tiny = osp.relpath(
-        osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py'), folder)
-    meta = osp.join(folder, 'mouse4.py')
-    with open(osp.join(folder, 'mouse4_config.py'), 'w') as f:
-        f.write(f"""\
-_base_ = [{tiny!r}]
-metainfo = dict(from_file={meta!r})
-model = dict(neck=dict(metainfo=metainfo, num_keypoints=4),
-             head=dict(out_channels=4))
-data = dict(data_root={AP10K + '/'!r}, ann_file={folder + '/labels.json'!r},
-            data_prefix=dict(img=''), metainfo=metainfo)
-train_dataloader = dict(dataset=data)
-val_dataloader = dict(dataset=data)
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file={folder + '/labels.json'!r})
-test_evaluator = val_evaluator
-""")
-    return osp.join(folder, 'mouse4_config.py')
-
-
 def mim_train(mim,
               config: str,
               work_dir: str,
@@ -121,14 +73,25 @@ def mim_train(mim,
         cwd=cwd)
 
 
+def mouse4_config(tmp, request) -> str:
+    """The 4-keypoint dataset (conftest) and a config that inherits the
+    tiny PromptPose config by a relative path and states only the data."""
+    folder = str(tmp / 'mouse4')
+    labels, meta = request.getfixturevalue('four_keypoint_dataset')(folder)
+    tiny = osp.relpath(
+        osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py'), folder)
+    return request.getfixturevalue('dataset_config')(osp.join(
+        folder, 'mouse4_config.py'), tiny, labels, meta, AP10K)
+
+
 RUNS = {
     'ap10k':
-    lambda tmp: osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py'),
+    lambda tmp, request: osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py'),
     'mouse4':
-    lambda tmp: write_four_keypoint_project(str(tmp / 'mouse4')),
+    mouse4_config,
     'zebra':
-    lambda tmp: osp.join(ROOT, 'projects', 'zebra_example', 'configs',
-                         'promptpose-tiny_zebra.py'),
+    lambda tmp, request: osp.join(ROOT, 'projects', 'zebra_example', 'configs',
+                                  'promptpose-tiny_zebra.py'),
 }
 
 
@@ -136,7 +99,7 @@ RUNS = {
 def run(request, tmp_path_factory, mim):
     """Two epochs of ``mim train`` with ``save_best``: (config, work dir)."""
     tmp = tmp_path_factory.mktemp(request.param)
-    config = RUNS[request.param](tmp)
+    config = RUNS[request.param](tmp, request)
     work_dir = str(tmp / 'work')
     out = mim_train(mim, config, work_dir, str(tmp), 'train_cfg.max_epochs=2',
                     'train_cfg.val_interval=1',

@@ -14,14 +14,15 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from promptpose_mm.apis.label_comparison import (ABLATIONS, Protocol,
-                                                 format_comparison,
-                                                 write_protocol_configs)
-from promptpose_mm.datasets.deeplabcut import (DeepLabCutProject,
-                                               convert_deeplabcut_project,
-                                               deeplabcut_metainfo,
-                                               read_deeplabcut_project,
-                                               square_box)
+from promptpose_mm.analysis.label_comparison import (ABLATIONS, Protocol,
+                                                     format_comparison,
+                                                     write_protocol_configs)
+from promptpose_mm.annotations.deeplabcut import (DeepLabCutProject,
+                                                  convert_deeplabcut_project,
+                                                  deeplabcut_metainfo,
+                                                  read_deeplabcut_project,
+                                                  square_box)
+from promptpose_mm.engine import apply_dataset_keypoints
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PROJECT = osp.join(ROOT, 'tests', 'data', 'deeplabcut',
@@ -157,7 +158,9 @@ def test_configs_inherit_and_ablate(tmp_path):
     base = Config.fromfile(configs['simplebaseline'])
     for c in (cfg, base):
         assert c.model.backbone.init_cfg is None
-        assert c.model.head.out_channels == 5
+        # the dataset is stated once; K follows from it
+        assert c.model.head.out_channels is None
+        assert apply_dataset_keypoints(c).model.head.out_channels == 5
         assert c.train_cfg.max_epochs == 40
         assert c.optim_wrapper.optimizer == dict(
             type='Adam', lr=1e-3, weight_decay=0.)
@@ -170,7 +173,10 @@ def test_configs_inherit_and_ablate(tmp_path):
         assert [e['type'] for e in c.val_evaluator] == ['CocoMetric', 'EPE']
     assert base.model.neck is None
     assert cfg.model.neck.init_cfg is None
-    assert cfg.model.neck.num_keypoints == 5
+    assert cfg.model.neck.get('metainfo') is None
+    resolved = apply_dataset_keypoints(cfg).model.neck
+    assert resolved.num_keypoints == 5
+    assert resolved.metainfo == cfg.train_dataloader.dataset.metainfo
     assert cfg.model.head.pixel_loss == paper.model.head.pixel_loss
     for name, options in ABLATIONS.items():
         ablated = Config.fromfile(configs[f'promptpose-no_{name}'])

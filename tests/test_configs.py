@@ -1,8 +1,8 @@
 """Every shipped config builds, trains one step and predicts with flip test.
 
-Random weights (no CLIP download): the ``Pretrained`` init is switched off,
-the rest of each config (model, codec, pipelines, optimizer) is used as is,
-on the bundled AP-10K samples.
+Random weights (no download): the ``PretrainedCLIP`` (and ``Pretrained``)
+inits are switched off, the rest of each config (model, codec, pipelines,
+optimizer) is used as is, on the bundled AP-10K samples.
 """
 import glob
 import os.path as osp
@@ -17,6 +17,7 @@ from mmpose.registry import DATASETS, MODELS
 from test_recipes import RECIPES
 
 import promptpose_mm  # noqa: F401
+from promptpose_mm.engine import apply_dataset_keypoints
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 AP10K = osp.join(ROOT, 'tests', 'data', 'ap10k')
@@ -43,7 +44,7 @@ def load_offline(path: str) -> Config:
         dataset.data_prefix = dict(img='')
         dataset.pop('bbox_file', None)
     cfg.val_dataloader.dataset.test_mode = True
-    return cfg
+    return apply_dataset_keypoints(cfg)
 
 
 def batch_of(dataset_cfg) -> dict:

@@ -7,13 +7,14 @@ import runpy
 import pytest
 from mmengine.config import Config
 
-from promptpose_mm.datasets import (FewShotSplitError, format_report,
-                                    load_coco_annotations, make_fewshot_split,
-                                    make_fewshot_split_file)
+from promptpose_mm.annotations import (FewShotSplitError, format_report,
+                                       load_coco_annotations,
+                                       make_fewshot_split,
+                                       make_fewshot_split_file)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 AP10K = osp.join(ROOT, 'tests', 'data', 'ap10k', 'test_ap10k.json')
-TOOL = osp.join(ROOT, 'tools', 'dataset', 'make_fewshot_split.py')
+TOOL = osp.join(ROOT, 'tools', 'dataset_converters', 'make_fewshot_split.py')
 CONFIGS = osp.join(ROOT, 'configs', 'promptpose')
 # species id -> (name, instances with labelled keypoints, unlabelled ones)
 SPECIES = {
@@ -307,6 +308,6 @@ def test_20shot_configs(backbone, lr, per_gpu):
     assert cfg.train_cfg == supervised.train_cfg
     with open(path) as file:
         header = file.read()
-    assert 'tools/dataset/make_fewshot_split.py' in header
+    assert 'tools/dataset_converters/make_fewshot_split.py' in header
     assert 'ap10k-train-split1-20shot.json' in header
     assert '--shots 20 --seed 0' in header

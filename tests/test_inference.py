@@ -18,14 +18,15 @@ import torch
 from mmengine.config import Config
 from mmengine.structures import InstanceData
 from mmengine.utils import get_installed_path
-from mmpose.apis import inference_topdown, init_model
+from mmpose.apis import inference_topdown
 from mmpose.structures import PoseDataSample
 
 from promptpose_mm.apis import (ANIMAL_DET_CAT_IDS, build_pose_inferencer,
                                 check_bboxes, check_pose_checkpoint,
                                 checkpoint_num_keypoints, draw_poses,
-                                infer_poses, pose_instances_to_json,
-                                read_image, whole_image_bbox)
+                                infer_poses, init_model,
+                                pose_instances_to_json, read_image,
+                                whole_image_bbox)
 from promptpose_mm.visualization import PromptPoseLocalVisualizer
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

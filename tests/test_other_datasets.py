@@ -11,7 +11,8 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
+
+from promptpose_mm.engine import PromptPoseRunner as Runner
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PROJECT = osp.join(ROOT, 'projects', 'zebra_example')

@@ -23,6 +23,7 @@ from mmpose.registry import MODELS
 from torch import nn
 
 import promptpose_mm  # noqa: F401
+from promptpose_mm.engine import apply_dataset_keypoints
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PROMPTPOSE = osp.join(ROOT, 'configs', 'promptpose')
@@ -130,6 +131,8 @@ PRETRAINED = {
     VIT: 'open_clip://ViT-B-16/openai',
     IN50: 'torchvision://resnet50',
 }
+# CLIP weights have their own init type; ImageNet weights are MMEngine's.
+INIT_TYPE = {R50: 'PretrainedCLIP', VIT: 'PretrainedCLIP', IN50: 'Pretrained'}
 TRAIN_ANN = {
     FULL: 'annotations/ap10k-train-split1.json',
     SHOT: 'annotations/ap10k-train-split1-20shot.json',
@@ -205,7 +208,7 @@ def test_config_follows_the_papers_recipe(name):
     optim = cfg.optim_wrapper
     assert optim.optimizer == dict(type='AdamW', lr=row.lr, weight_decay=1e-4)
     assert optim.get('clip_grad') is None
-    assert optim.constructor == 'ForceDefaultOptimWrapperConstructor'
+    assert optim.constructor == 'PromptPoseOptimWrapperConstructor'
     assert optim.paramwise_cfg == expected_paramwise(row.backbone)
 
     # schedule
@@ -218,7 +221,15 @@ def test_config_follows_the_papers_recipe(name):
     assert model.test_cfg.flip_test
     assert model.head.loss == dict(
         type='KeypointMSELoss', use_target_weight=True)
-    assert model.head.out_channels == 17
+    # K follows the dataset: unset in the config, 17 once filled in
+    assert model.head.out_channels is None
+    assert model.neck is None or 'metainfo' not in model.neck
+    resolved = apply_dataset_keypoints(cfg).model
+    assert resolved.head.out_channels == 17
+    if resolved.neck is not None:
+        assert resolved.neck.num_keypoints == 17
+        assert resolved.neck.metainfo.from_file.endswith(
+            'ap10k.py' if row.data != COCO else 'coco.py')
     backbone_type = {
         R50: 'CLIPResNet',
         VIT: 'CLIPVisionTransformer',
@@ -256,7 +267,8 @@ def test_config_follows_the_papers_recipe(name):
         assert cfg.get('load_from') is None
         for part in parts:
             assert part.init_cfg == dict(
-                type='Pretrained', checkpoint=PRETRAINED[row.backbone])
+                type=INIT_TYPE[row.backbone],
+                checkpoint=PRETRAINED[row.backbone])
 
     # data: AP-10K split 1 evaluated on val (decision 8), or COCO
     assert cfg.train_dataloader.dataset.ann_file == TRAIN_ANN[row.data]
@@ -330,7 +342,7 @@ def optimizer_groups(cfg: Config) -> tuple:
     for part in ('backbone', 'neck'):
         if cfg.model.get(part):
             cfg.model[part].init_cfg = None
-    model = MODELS.build(cfg.model)
+    model = MODELS.build(apply_dataset_keypoints(cfg).model)
     # the constructor logs every parameter's options: quiet
     logger = MMLogger.get_current_instance()
     level = logger.level

@@ -14,11 +14,11 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
 from mmengine.runner.checkpoint import (load_checkpoint, load_state_dict,
                                         save_checkpoint)
 from mmpose.registry import MODELS
 
+from promptpose_mm.engine import PromptPoseRunner, apply_dataset_keypoints
 from promptpose_mm.models.backbones import CLIPResNet
 from promptpose_mm.models.clip import CLIPWeightsError, resize_pos_embed
 from promptpose_mm.testing import (TINY_CLIP_SPECS, build_tiny_clip,
@@ -77,8 +77,10 @@ def tiny_pose_cfg(base: Config, kind: str, input_size, coco=False) -> Config:
         model.head.deconv_kernel_sizes = (4, 4)
         model.head.pixel_deconv_out_channels = (32, 32)
     model.backbone.input_size = input_size
-    if coco:
-        model.neck.metainfo = dict(from_file='configs/_base_/datasets/coco.py')
+    # the model alone is built here (no runner): its keypoints explicit
+    model.neck.metainfo = dict(
+        from_file=f'configs/_base_/datasets/{"coco" if coco else "ap10k"}.py')
+    model.head.out_channels = 17
     return cfg
 
 
@@ -157,7 +159,7 @@ def test_runner_load_from_resizes_without_warnings(tiny_cfg, tmp_path):
     cfg = copy.deepcopy(tiny_cfg)
     cfg.work_dir = str(tmp_path / 'work')
     cfg.load_from = path
-    runner = Runner.from_cfg(cfg)
+    runner = PromptPoseRunner.from_cfg(cfg)
     records = _Records()
     runner.logger.addHandler(records)
     try:
@@ -228,7 +230,7 @@ def test_clip_weights_still_load(tmp_path):
         head_width=16,
         embed_dim=32,
         input_size=COCO_SIZE,
-        init_cfg=dict(type='Pretrained', checkpoint=path))
+        init_cfg=dict(type='PretrainedCLIP', checkpoint=path))
     backbone.init_weights()
     source = clip.state_dict()['visual.attnpool.positional_embedding']
     torch.testing.assert_close(backbone.state_dict()[POS_KEY],
@@ -244,7 +246,7 @@ def full_cfg(name: str) -> Config:
     cfg = Config.fromfile(osp.join(CONFIGS, name))
     cfg.model.backbone.init_cfg = None
     cfg.model.neck.init_cfg = None
-    return cfg
+    return apply_dataset_keypoints(cfg)
 
 
 # lr of COCO pre-training, AP-10K fine-tuning and COCO-pretrained 20-shot;
@@ -287,10 +289,11 @@ def test_coco_configs_transfer_to_ap10k(tiny_cfg, backbone, lrs, shot_batch):
         tune.state_dict()[key],
         resize_pos_embed(coco.state_dict()[key], *GRIDS[kind]))
 
-    shot_cfg = Config.fromfile(
-        osp.join(
-            CONFIGS, f'td-hm_promptpose-clip-{backbone}_coco-pre_'
-            f'8xb{shot_batch}-210e_ap10k-20shot-256x256.py'))
+    shot_cfg = apply_dataset_keypoints(
+        Config.fromfile(
+            osp.join(
+                CONFIGS, f'td-hm_promptpose-clip-{backbone}_coco-pre_'
+                f'8xb{shot_batch}-210e_ap10k-20shot-256x256.py')))
     assert shot_cfg.model == tune_cfg.model
     assert shot_cfg.load_from == tune_cfg.load_from
     assert shot_cfg.optim_wrapper.optimizer.lr == lrs[2]

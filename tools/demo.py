@@ -43,7 +43,7 @@ def parse_args() -> argparse.Namespace:
 
 def with_clip_archive(cfg: Config, archive: str) -> Config:
     """Point the backbone and the text encoder at a CLIP archive."""
-    pretrained = dict(type='Pretrained', checkpoint=archive)
+    pretrained = dict(type='PretrainedCLIP', checkpoint=archive)
     cfg.model.backbone.init_cfg = pretrained
     cfg.model.neck.init_cfg = pretrained
     return cfg
@@ -60,11 +60,11 @@ def evaluate_untrained(cfg: Config, work_dir: str) -> dict:
 
 def draw_results(cfg: Config, checkpoint: str, out_dir: str) -> list:
     """Predictions drawn on the images and score-map grids, per instance."""
-    from mmpose.apis import init_model
     from mmpose.registry import VISUALIZERS
 
-    from promptpose_mm.apis import capture_prompt_features
-    from promptpose_mm.visualization import draw_score_map_grid
+    from promptpose_mm.analysis import capture_prompt_features
+    from promptpose_mm.analysis.figures import draw_score_map_grid
+    from promptpose_mm.apis import init_model
     model = init_model(cfg, checkpoint, device='cpu')
     visualizer = VISUALIZERS.build(cfg.visualizer)
     visualizer.set_dataset_meta(model.dataset_meta)

@@ -95,25 +95,14 @@ def collect_images(paths: Sequence[str]) -> List[str]:
 
 def boxes_from_coco(bbox_file: str) -> Dict[str, np.ndarray]:
     """Boxes per image file name (and basename), xyxy, from a COCO JSON."""
+    from promptpose_mm.annotations import CocoFileError, boxes_by_image
     try:
-        with open(bbox_file) as f:
-            coco = json.load(f)
-        images = {image['id']: image['file_name'] for image in coco['images']}
-        boxes: Dict[str, list] = {name: [] for name in images.values()}
-        for ann in coco.get('annotations', []):
-            x, y, w, h = ann['bbox']
-            boxes[images[ann['image_id']]].append([x, y, x + w, y + h])
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        return boxes_by_image(bbox_file)
+    except (OSError, CocoFileError, KeyError, TypeError) as error:
         raise SystemExit(
             f'cannot read boxes from {bbox_file} ({type(error).__name__}: '
             f'{error}): pass a COCO JSON with "images" (id, file_name) and '
             '"annotations" (image_id, bbox as x y w h)') from error
-    by_name = {}
-    for name, rows in boxes.items():
-        array = np.asarray(rows, dtype=np.float32).reshape(-1, 4)
-        by_name[name] = array
-        by_name.setdefault(osp.basename(name), array)
-    return by_name
 
 
 def unique_name(path: str, used: set) -> str:

@@ -10,6 +10,6 @@ model = dict(
         _delete_=True,
         type='HeatmapHead',
         in_channels=2048,
-        out_channels=17,
+        out_channels=None,  # K, from the dataset
         loss=dict(type='KeypointMSELoss', use_target_weight=True),
         decoder={{_base_.codec}}))

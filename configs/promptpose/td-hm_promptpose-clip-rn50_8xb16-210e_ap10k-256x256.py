@@ -10,6 +10,10 @@ _base_ = ['mmpose::_base_/default_runtime.py']
 # the plugin: registers the modules and lets torch.load read MMEngine
 # checkpoints
 custom_imports = dict(imports=['promptpose_mm'], allow_failed_imports=False)
+# the runner fills in the model's keypoints from the dataset below (the
+# prompt names, neck.num_keypoints, head.out_channels), so a config for
+# another dataset overrides only the dataset; see promptpose_mm.engine
+runner_type = 'PromptPoseRunner'
 
 # runtime: 210 epochs, AdamW, step decay at 170 and 200, 500-iteration warm-up
 train_cfg = dict(max_epochs=210, val_interval=10)
@@ -18,8 +22,11 @@ train_cfg = dict(max_epochs=210, val_interval=10)
 # name matches, miss CLIP's bn*/ln_* layers; MMEngine's rules below find every
 # norm layer by its type). nn.MultiheadAttention's packed bias is named
 # in_proj_bias, which the bias rule (parameters named 'bias') misses: a key of
-# its own. ForceDefaultOptimWrapperConstructor applies these rules to the
-# parameters a custom key matches too (the ViT backbone's lr multiplier).
+# its own. PromptPoseOptimWrapperConstructor (MMPose's
+# ForceDefaultOptimWrapperConstructor) applies these rules to the parameters a
+# custom key matches too (the ViT backbone's lr multiplier), and a downstream
+# optimizer without weight_decay (dict(_delete_=True, type='Adam', lr=1e-3))
+# keeps its class's default instead of failing on "base_wd should not be None".
 # Everything else decays, as in the published code: conv/linear weights,
 # projections, positional embeddings, the context vectors, the prompt gamma
 # and the semantic logit scale. The published 'text_encoder' lr_mult=0 is the
@@ -27,7 +34,7 @@ train_cfg = dict(max_epochs=210, val_interval=10)
 optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=5e-4, weight_decay=1e-4),
     clip_grad=None,
-    constructor='ForceDefaultOptimWrapperConstructor',
+    constructor='PromptPoseOptimWrapperConstructor',
     paramwise_cfg=dict(
         bias_decay_mult=0.,
         norm_decay_mult=0.,
@@ -77,20 +84,21 @@ model = dict(
         width=64,
         embed_dim=1024,
         input_size=codec['input_size'],
-        init_cfg=dict(type='Pretrained', checkpoint=clip_checkpoint)),
+        init_cfg=dict(type='PretrainedCLIP', checkpoint=clip_checkpoint)),
     neck=dict(
         type='PromptPoseNeck',
         embed_dim=1024,
         text_encoder=dict(width=512, heads=8, layers=12),
         num_context=8,
-        # keypoint names come from the dataset's meta-information
-        metainfo=dict(from_file='configs/_base_/datasets/ap10k.py'),
-        num_keypoints=17,
-        init_cfg=dict(type='Pretrained', checkpoint=clip_checkpoint)),
+        # no metainfo, keypoint_names or num_keypoints: the prompt names are
+        # the dataset's keypoint names (humanized, from its metainfo) and K
+        # follows, filled in by PromptPoseRunner; any of them set here (or in
+        # a config inheriting this one) is checked against the dataset
+        init_cfg=dict(type='PretrainedCLIP', checkpoint=clip_checkpoint)),
     head=dict(
         type='PromptPoseHead',
         in_channels=2048,
-        out_channels=17,
+        out_channels=None,  # K, from the dataset
         deconv_out_channels=(256, 256, 256),
         deconv_kernel_sizes=(4, 4, 4),
         # the pixel branch upsamples S through 256-channel deconvolutions

@@ -14,13 +14,10 @@ auto_scale_lr = dict(base_batch_size=512)
 codec = dict(
     type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
 
-# model: the attention pool on an 8x6 grid; prompts from COCO's metainfo
+# model: the attention pool on an 8x6 grid; the prompts follow the dataset
+# (COCO's metainfo)
 model = dict(
-    backbone=dict(input_size=codec['input_size']),
-    neck=dict(
-        metainfo=dict(from_file='configs/_base_/datasets/coco.py'),
-        num_keypoints=17),
-    head=dict(decoder=codec))
+    backbone=dict(input_size=codec['input_size']), head=dict(decoder=codec))
 
 # data: COCO train2017 / val2017 with person detections, as MMPose's COCO
 # configs (the pipelines are the AP-10K ones at the COCO input size)

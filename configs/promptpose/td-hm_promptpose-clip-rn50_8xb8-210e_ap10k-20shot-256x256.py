@@ -3,7 +3,7 @@
 # batch 64 (8 GPUs x 8), lr 5e-4; otherwise the supervised recipe.
 #
 # The 20-shot annotation file is made once from the training split (seed 0):
-#   python tools/dataset/make_fewshot_split.py \
+#   python tools/dataset_converters/make_fewshot_split.py \
 #       data/ap10k/annotations/ap10k-train-split1.json \
 #       data/ap10k/annotations/ap10k-train-split1-20shot.json \
 #       --shots 20 --seed 0

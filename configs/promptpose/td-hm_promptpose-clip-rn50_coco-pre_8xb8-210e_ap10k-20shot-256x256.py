@@ -5,7 +5,7 @@
 # (paper, section 4.1; design decision 18: also after COCO pre-training).
 # Make that file as the header of
 # td-hm_promptpose-clip-rn50_8xb8-210e_ap10k-20shot-256x256.py says:
-#   python tools/dataset/make_fewshot_split.py \
+#   python tools/dataset_converters/make_fewshot_split.py \
 #       data/ap10k/annotations/ap10k-train-split1.json \
 #       data/ap10k/annotations/ap10k-train-split1-20shot.json \
 #       --shots 20 --seed 0

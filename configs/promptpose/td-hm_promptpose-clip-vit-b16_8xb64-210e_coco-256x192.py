@@ -31,10 +31,10 @@ model = dict(
         embed_dim=512,
         input_size={{_base_.codec.input_size}},
         drop_path_rate=0.4,
-        init_cfg=dict(type='Pretrained', checkpoint=clip_checkpoint)),
+        init_cfg=dict(type='PretrainedCLIP', checkpoint=clip_checkpoint)),
     neck=dict(
         embed_dim=512,
-        init_cfg=dict(type='Pretrained', checkpoint=clip_checkpoint)),
+        init_cfg=dict(type='PretrainedCLIP', checkpoint=clip_checkpoint)),
     head=dict(
         in_channels=768,
         deconv_out_channels=(256, 256),

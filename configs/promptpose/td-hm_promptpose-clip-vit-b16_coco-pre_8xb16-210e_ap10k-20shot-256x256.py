@@ -9,7 +9,7 @@
 # reading, since the paper is ambiguous.
 #
 # Make the 20-shot annotation file with:
-#   python tools/dataset/make_fewshot_split.py \
+#   python tools/dataset_converters/make_fewshot_split.py \
 #       data/ap10k/annotations/ap10k-train-split1.json \
 #       data/ap10k/annotations/ap10k-train-split1-20shot.json \
 #       --shots 20 --seed 0

@@ -43,13 +43,13 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.optim import OptimWrapper, build_optim_wrapper
-from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData, PixelData
 from mmpose.apis.inference import dataset_meta_from_config
-from mmpose.registry import KEYPOINT_CODECS, MODELS
+from mmpose.registry import KEYPOINT_CODECS
 from mmpose.structures import PoseDataSample
-from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from promptpose_mm.apis.builder import build_random_model
 
 MiB = 2.0**20
 
@@ -95,29 +95,6 @@ class BenchmarkResult(NamedTuple):
     device: str
     machine: str
     memory_method: str
-
-
-def build_random_model(cfg: Config, device: str = 'cpu') -> nn.Module:
-    """Build a config's pose estimator with random weights.
-
-    Every ``init_cfg`` of the backbone, neck and head is dropped, so
-    nothing is loaded or downloaded; weights keep PyTorch's default
-    initialisation.
-
-    Args:
-        cfg (Config): an MMPose top-down config.
-        device (str): where to put the model.
-
-    Returns:
-        nn.Module: the model, in training mode.
-    """
-    model_cfg = cfg.model.copy()
-    for part in ('backbone', 'neck', 'head'):
-        if model_cfg.get(part) is not None:
-            model_cfg[part] = dict(model_cfg[part], init_cfg=None)
-    init_default_scope(cfg.get('default_scope', 'mmpose'))
-    model = MODELS.build(model_cfg)
-    return model.to(device)
 
 
 def _codec(cfg: Config):

@@ -3,7 +3,7 @@
 :func:`write_protocol_configs` writes downstream configs that inherit the
 paper configs (by absolute path) and override only the dataset (a COCO
 keypoint file with its MMPose metainfo, e.g. from
-:func:`promptpose_mm.datasets.convert_deeplabcut_project`), random
+:func:`promptpose_mm.annotations.convert_deeplabcut_project`), random
 initialisation, the protocol's optimiser and schedule, and the seed.
 Ablations of PromptPose inherit its protocol config and switch one part off
 (:data:`ABLATIONS`). :func:`run_training` trains one config with MMEngine's
@@ -90,11 +90,9 @@ def protocol_overrides(data: Dict[str, object], protocol: Protocol,
             ``img_root`` and ``num_keypoints``, as
             :func:`convert_deeplabcut_project` returns.
         protocol (Protocol): budget, optimiser, schedule and seed.
-        promptpose (bool): the model has the prompt neck (its keypoint
-            names come from the same metainfo file).
+        promptpose (bool): the model has the prompt neck.
     """
     metainfo = dict(from_file=data['metainfo'])
-    num_keypoints = int(data['num_keypoints'])
     img_prefix = dict(img=osp.join(data['img_root'], ''))
 
     def loader(split: str, shuffle: bool) -> dict:
@@ -110,11 +108,11 @@ def protocol_overrides(data: Dict[str, object], protocol: Protocol,
                 data_prefix=img_prefix,
                 metainfo=metainfo))
 
-    model = dict(
-        backbone=dict(init_cfg=None), head=dict(out_channels=num_keypoints))
+    # the dataset is stated once (the loaders' metainfo): the prompt names,
+    # K and the head's channels follow from it (PromptPoseRunner)
+    model = dict(backbone=dict(init_cfg=None))
     if promptpose:
-        model['neck'] = dict(
-            metainfo=metainfo, num_keypoints=num_keypoints, init_cfg=None)
+        model['neck'] = dict(init_cfg=None)
     val_loader = loader('val', False)
     val_loader['sampler']['round_up'] = False
     evaluator = [
@@ -132,8 +130,7 @@ def protocol_overrides(data: Dict[str, object], protocol: Protocol,
             max_epochs=protocol.stop_epoch or protocol.epochs,
             val_interval=protocol.val_interval),
         optim_wrapper=dict(
-            # weight_decay given (0, Adam's default): the paper configs'
-            # paramwise decay rules need a base value
+            # the protocol's plain Adam (weight decay 0, its default)
             optimizer=dict(
                 _delete_=True, type='Adam', lr=protocol.lr, weight_decay=0.)),
         param_scheduler=[
@@ -194,7 +191,8 @@ def write_protocol_configs(data: Dict[str, object],
                          f'{sorted(ABLATIONS)}')
     os.makedirs(out_dir, exist_ok=True)
     configs = {}
-    header = ('# Written by promptpose_mm.apis.label_comparison: {what}.\n')
+    header = (
+        '# Written by promptpose_mm.analysis.label_comparison: {what}.\n')
     for name, base, promptpose in (('simplebaseline', baseline_config, False),
                                    ('promptpose', promptpose_config, True)):
         base = osp.abspath(base)
@@ -272,13 +270,16 @@ def run_training(config: str,
         time of ``runner.train()``, evaluations included) and ``code``
         (:func:`code_version`).
     """
+    from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.work_dir = work_dir
     version = code_version()
-    runner = Runner.from_cfg(cfg)
+    # as MMPose's tools/train.py: the config's runner_type when it has one
+    runner = (
+        RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg))
     recorder = _RecordEvaluations()
     runner.register_hook(recorder)
     start = time.perf_counter()

@@ -1,10 +1,15 @@
-"""Dataset utilities: annotation-file transforms for the paper's settings."""
-from .fewshot import (FewShotSplitError, SpeciesSplit, check_coco_annotations,
-                      format_report, load_coco_annotations, make_fewshot_split,
+"""Annotation files: the one COCO reader, DeepLabCut projects converted to
+COCO, and the paper's few-shot splits. MMPose's own dataset classes read
+what these write; the command lines are in ``tools/dataset_converters/``."""
+from .coco import (AnnotatedImage, CocoFileError, boxes_by_image,
+                   check_coco_annotations, load_coco_images, read_coco_file)
+from .fewshot import (FewShotSplitError, SpeciesSplit, format_report,
+                      load_coco_annotations, make_fewshot_split,
                       make_fewshot_split_file)
 
 __all__ = [
-    'FewShotSplitError', 'SpeciesSplit', 'check_coco_annotations',
-    'format_report', 'load_coco_annotations', 'make_fewshot_split',
-    'make_fewshot_split_file'
+    'AnnotatedImage', 'CocoFileError', 'boxes_by_image',
+    'check_coco_annotations', 'load_coco_images', 'read_coco_file',
+    'FewShotSplitError', 'SpeciesSplit', 'format_report',
+    'load_coco_annotations', 'make_fewshot_split', 'make_fewshot_split_file'
 ]

@@ -1,14 +1,26 @@
-"""Read a COCO-style keypoint annotation file, image by image.
+"""The one reader of COCO-style keypoint annotation files.
 
-The analysis tools need, per image, its path, its instances' boxes and
-their ground-truth keypoints; :func:`load_coco_images` gives exactly that
-(crowd instances and instances without a box are skipped).
+Every tool that reads a COCO JSON goes through :func:`read_coco_file` (open,
+parse, check the structure, errors that name the file and say what is
+wrong). On top of it:
+
+* :func:`load_coco_images`: per image, its path, its instances' boxes and
+  ground-truth keypoints (the analysis tools and the demo);
+* :func:`boxes_by_image`: per image file, its boxes (the inference tool's
+  ``--bbox-file``, which may hold detections without keypoints).
+
+The few-shot split (:mod:`.fewshot`) reads with :func:`read_coco_file` and
+adds its own checks.
 """
 import json
 import os.path as osp
-from typing import List, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
+
+
+class CocoFileError(ValueError):
+    """A file is not a usable COCO-style annotation file."""
 
 
 class AnnotatedImage(NamedTuple):
@@ -28,11 +40,128 @@ class AnnotatedImage(NamedTuple):
     visible: np.ndarray
 
 
+def check_coco_annotations(coco: Any,
+                           source: str,
+                           categories: bool = True,
+                           keypoints: bool = True) -> None:
+    """Check the structure of a COCO-style annotation dict.
+
+    ``images`` and ``annotations`` lists (and ``categories`` when
+    ``categories``); every image (and category) with an ``id``; every
+    annotation with an ``image_id`` among the images (and a ``category_id``
+    among the categories); with ``keypoints``, every annotation with either
+    ``num_keypoints`` or ``keypoints``.
+
+    Args:
+        coco: the loaded file.
+        source (str): its name, for the messages.
+        categories (bool): require the categories and check references.
+        keypoints (bool): require keypoint annotations.
+
+    Raises:
+        CocoFileError: naming ``source`` and the first problem found.
+    """
+    lists = ('images', 'annotations') + (('categories', ) if categories else
+                                         ())
+    if not isinstance(coco, dict):
+        raise CocoFileError(
+            f'{source}: a COCO annotation file must hold a JSON object with '
+            f"{', '.join(repr(key) for key in lists)}, got "
+            f'{type(coco).__name__}')
+    for key in lists:
+        if key not in coco:
+            raise CocoFileError(
+                f"{source}: no '{key}' list; a COCO keypoint annotation file "
+                f"needs {', '.join(repr(k) for k in lists)} (its keys: "
+                f'{sorted(coco)})')
+        if not isinstance(coco[key], list):
+            raise CocoFileError(f"{source}: '{key}' must be a list, got "
+                                f'{type(coco[key]).__name__}')
+    for key in lists[::2]:  # images, categories
+        for index, item in enumerate(coco[key]):
+            if not isinstance(item, dict) or 'id' not in item:
+                raise CocoFileError(
+                    f"{source}: {key}[{index}] has no 'id': {item!r:.200}")
+    image_ids = {image['id'] for image in coco['images']}
+    category_ids = ({category['id']
+                     for category in coco['categories']}
+                    if categories else set())
+    references = ('category_id', 'image_id') if categories else ('image_id', )
+    for index, ann in enumerate(coco['annotations']):
+        where = f'{source}: annotations[{index}]'
+        if not isinstance(ann, dict):
+            raise CocoFileError(f'{where} is not an object: {ann!r:.200}')
+        where += f" (id {ann.get('id', '?')})"
+        for key in references:
+            if key not in ann:
+                raise CocoFileError(
+                    f"{where} has no '{key}'; every annotation needs "
+                    f"{' and '.join(repr(k) for k in references[::-1])}")
+        if categories and ann['category_id'] not in category_ids:
+            raise CocoFileError(
+                f"{where} has category_id {ann['category_id']!r}, which is "
+                "not among the file's categories")
+        if ann['image_id'] not in image_ids:
+            raise CocoFileError(
+                f"{where} has image_id {ann['image_id']!r}, which is not "
+                "among the file's images")
+        if keypoints and 'num_keypoints' not in ann and 'keypoints' not in ann:
+            raise CocoFileError(
+                f"{where} has neither 'num_keypoints' nor 'keypoints'; it "
+                'is not a keypoint annotation')
+
+
+def read_coco_file(path: str,
+                   categories: bool = True,
+                   keypoints: bool = True) -> Dict[str, Any]:
+    """Read and check a COCO-style annotation file.
+
+    Args:
+        path (str): the JSON file.
+        categories (bool): require ``categories`` (see
+            :func:`check_coco_annotations`).
+        keypoints (bool): require keypoint annotations.
+
+    Returns:
+        dict: its content.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        CocoFileError: it is not JSON or not such a COCO file.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{path}: no such annotation file (give the path of a '
+            'COCO-style keypoint file, e.g. '
+            'tests/data/ap10k/test_ap10k.json)')
+    try:
+        with open(path, encoding='utf-8') as file:
+            coco = json.load(file)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CocoFileError(
+            f'{path}: not a JSON annotation file ({error})') from error
+    check_coco_annotations(coco, path, categories, keypoints)
+    return coco
+
+
+def _xyxy(ann: Dict[str, Any], source: str) -> List[float]:
+    """An annotation's ``bbox`` ``[x, y, w, h]`` as ``[x1, y1, x2, y2]``."""
+    box = ann.get('bbox')
+    if not isinstance(box, (list, tuple)) or len(box) != 4:
+        raise CocoFileError(
+            f"{source}: annotation {ann.get('id', '?')} has bbox {box!r}; "
+            'a box is [x, y, width, height]')
+    x, y, w, h = (float(value) for value in box)
+    return [x, y, x + w, y + h]
+
+
 def load_coco_images(ann_file: str,
                      img_dir: Optional[str] = None,
                      file_names: Optional[Sequence[str]] = None
                      ) -> List[AnnotatedImage]:
     """Load the annotated images of a COCO keypoint file.
+
+    Crowd instances and instances without a box or keypoints are skipped.
 
     Args:
         ann_file (str): the JSON file (``images``, ``annotations`` with
@@ -47,16 +176,7 @@ def load_coco_images(ann_file: str,
         list[AnnotatedImage]: images with at least one usable instance, in
         the file's order (or ``file_names``' order).
     """
-    if not osp.isfile(ann_file):
-        raise FileNotFoundError(
-            f'annotation file {ann_file!r} does not exist: pass a COCO-style '
-            'keypoint JSON (e.g. tests/data/ap10k/test_ap10k.json)')
-    with open(ann_file) as f:
-        coco = json.load(f)
-    if not isinstance(coco, dict) or not {'images', 'annotations'
-                                          } <= set(coco):
-        raise ValueError(f'{ann_file!r} is not a COCO annotation file: it '
-                         "needs 'images' and 'annotations'")
+    coco = read_coco_file(ann_file, categories=False, keypoints=False)
     img_dir = osp.dirname(osp.abspath(ann_file)) if img_dir is None \
         else img_dir
     instances = {}
@@ -73,24 +193,55 @@ def load_coco_images(ann_file: str,
             by_name.setdefault(osp.basename(image['file_name']), image)
         missing = [name for name in file_names if name not in by_name]
         if missing:
-            raise ValueError(
+            raise CocoFileError(
                 f'no annotated instance for {missing} in {ann_file!r}; its '
                 f'images are {sorted(i["file_name"] for i in images)}')
         images = [by_name[name] for name in file_names]
     loaded = []
     for image in images:
         anns = instances[image['id']]
-        xywh = np.array([ann['bbox'] for ann in anns], dtype=np.float32)
         points = np.array([ann['keypoints'] for ann in anns],
                           dtype=np.float32).reshape(len(anns), -1, 3)
         loaded.append(
             AnnotatedImage(
                 path=osp.join(img_dir, image['file_name']),
-                bboxes=np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]],
-                                      axis=1),
+                bboxes=np.array([_xyxy(ann, ann_file) for ann in anns],
+                                dtype=np.float32),
                 keypoints=points[..., :2],
                 visible=points[..., 2] > 0))
     if not loaded:
-        raise ValueError(f'{ann_file!r} has no instance with a box and '
-                         'keypoints')
+        raise CocoFileError(f'{ann_file!r} has no instance with a box and '
+                            'keypoints')
     return loaded
+
+
+def boxes_by_image(ann_file: str) -> Dict[str, np.ndarray]:
+    """The boxes of every image of a COCO file, keyed by file name.
+
+    Annotations need only ``image_id`` and ``bbox`` (detections work);
+    an image without annotations gets ``(0, 4)``.
+
+    Args:
+        ann_file (str): the JSON file.
+
+    Returns:
+        dict[str, np.ndarray]: ``(N, 4)`` float32 boxes ``(x1, y1, x2,
+        y2)`` per ``file_name``, and per base name where no other image
+        has it.
+    """
+    coco = read_coco_file(ann_file, categories=False, keypoints=False)
+    names = {}
+    for index, image in enumerate(coco['images']):
+        if 'file_name' not in image:
+            raise CocoFileError(
+                f"{ann_file}: images[{index}] has no 'file_name'")
+        names[image['id']] = image['file_name']
+    boxes: Dict[str, list] = {name: [] for name in names.values()}
+    for ann in coco['annotations']:
+        boxes[names[ann['image_id']]].append(_xyxy(ann, ann_file))
+    by_name = {}
+    for name, rows in boxes.items():
+        array = np.asarray(rows, dtype=np.float32).reshape(-1, 4)
+        by_name[name] = array
+        by_name.setdefault(osp.basename(name), array)
+    return by_name

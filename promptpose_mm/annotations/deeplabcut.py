@@ -286,7 +286,7 @@ def write_metainfo(path: str, dataset_info: dict) -> str:
     """Write ``dataset_info = ...`` as an MMPose metainfo file."""
     with open(path, 'w') as file:
         file.write('# MMPose dataset metainfo written by promptpose_mm.'
-                   'datasets.deeplabcut\n')
+                   'annotations.deeplabcut\n')
         file.write(f'dataset_info = {dataset_info!r}\n')
     return path
 

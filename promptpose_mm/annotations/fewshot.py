@@ -15,6 +15,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence, Tuple
 
+from .coco import CocoFileError, check_coco_annotations, read_coco_file
+
 # How many species an error message lists before summarising.
 _MAX_LISTED = 60
 
@@ -43,7 +45,7 @@ class SpeciesSplit:
 
 
 def load_coco_annotations(path: str) -> Dict[str, Any]:
-    """Read and check a COCO-style keypoint annotation file.
+    """Read and check a COCO-style keypoint annotation file for a split.
 
     Args:
         path (str): the JSON file.
@@ -54,81 +56,26 @@ def load_coco_annotations(path: str) -> Dict[str, Any]:
     Raises:
         FileNotFoundError: there is no such file.
         FewShotSplitError: it is not JSON or not a COCO keypoint file (see
-            :func:`check_coco_annotations`).
+            :func:`check_split_input`).
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'{path}: no such annotation file (give the path of a '
-            'COCO-style keypoint file, e.g. '
-            'data/ap10k/annotations/ap10k-train-split1.json)')
     try:
-        with open(path, encoding='utf-8') as file:
-            coco = json.load(file)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise FewShotSplitError(
-            f'{path}: not a JSON annotation file ({error})') from error
-    check_coco_annotations(coco, path)
-    return coco
+        return read_coco_file(path)
+    except CocoFileError as error:
+        raise FewShotSplitError(str(error)) from error
 
 
-def check_coco_annotations(coco: Any, source: str) -> None:
-    """Check what the split needs of a COCO-style annotation dict.
-
-    ``images``, ``annotations`` and ``categories`` lists; every image and
-    category with an ``id``; every annotation with a ``category_id`` among
-    the categories, an ``image_id`` among the images, and either
-    ``num_keypoints`` or ``keypoints``.
-
-    Args:
-        coco: the loaded file.
-        source (str): its name, for the messages.
+def check_split_input(coco: Any, source: str) -> None:
+    """Check what the split needs of a COCO-style annotation dict: the
+    structure :func:`~promptpose_mm.annotations.coco.check_coco_annotations`
+    checks, with categories and keypoint annotations.
 
     Raises:
         FewShotSplitError: naming ``source`` and the first problem found.
     """
-    if not isinstance(coco, dict):
-        raise FewShotSplitError(
-            f'{source}: a COCO annotation file must hold a JSON object with '
-            f"'images', 'annotations' and 'categories', got "
-            f'{type(coco).__name__}')
-    for key in ('images', 'annotations', 'categories'):
-        if key not in coco:
-            raise FewShotSplitError(
-                f"{source}: no '{key}' list; a COCO keypoint annotation file "
-                "needs 'images', 'annotations' and 'categories' (its keys: "
-                f'{sorted(coco)})')
-        if not isinstance(coco[key], list):
-            raise FewShotSplitError(f"{source}: '{key}' must be a list, got "
-                                    f'{type(coco[key]).__name__}')
-    for key in ('images', 'categories'):
-        for index, item in enumerate(coco[key]):
-            if not isinstance(item, dict) or 'id' not in item:
-                raise FewShotSplitError(
-                    f"{source}: {key}[{index}] has no 'id': {item!r:.200}")
-    image_ids = {image['id'] for image in coco['images']}
-    category_ids = {category['id'] for category in coco['categories']}
-    for index, ann in enumerate(coco['annotations']):
-        where = f'{source}: annotations[{index}]'
-        if not isinstance(ann, dict):
-            raise FewShotSplitError(f'{where} is not an object: {ann!r:.200}')
-        where += f" (id {ann.get('id', '?')})"
-        for key in ('category_id', 'image_id'):
-            if key not in ann:
-                raise FewShotSplitError(
-                    f"{where} has no '{key}'; every annotation needs "
-                    "'image_id' and 'category_id'")
-        if ann['category_id'] not in category_ids:
-            raise FewShotSplitError(
-                f"{where} has category_id {ann['category_id']!r}, which is "
-                "not among the file's categories")
-        if ann['image_id'] not in image_ids:
-            raise FewShotSplitError(
-                f"{where} has image_id {ann['image_id']!r}, which is not "
-                "among the file's images")
-        if 'num_keypoints' not in ann and 'keypoints' not in ann:
-            raise FewShotSplitError(
-                f"{where} has neither 'num_keypoints' nor 'keypoints'; it "
-                'is not a keypoint annotation')
+    try:
+        check_coco_annotations(coco, source)
+    except CocoFileError as error:
+        raise FewShotSplitError(str(error)) from error
 
 
 def num_labelled_keypoints(ann: Dict[str, Any]) -> int:
@@ -163,7 +110,7 @@ def make_fewshot_split(coco: Dict[str, Any],
 
     Args:
         coco (dict): a COCO-style keypoint annotation dict (checked with
-            :func:`check_coco_annotations`).
+            :func:`check_split_input`).
         shots (int): instances per species, N > 0.
         seed (int): the seed; the same seed gives the same subset.
         allow_fewer (bool): keep all instances of species that have fewer
@@ -183,7 +130,7 @@ def make_fewshot_split(coco: Dict[str, Any],
     if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
         raise FewShotSplitError(
             f'shots must be a positive integer, got {shots!r}')
-    check_coco_annotations(coco, source)
+    check_split_input(coco, source)
     candidates: Dict[Any, List[int]] = {
         category['id']: []
         for category in coco['categories']

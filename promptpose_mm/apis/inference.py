@@ -16,7 +16,6 @@ only what it lacks:
   config asks for MMPose's plain ``PoseLocalVisualizer``;
 * predictions as plain JSON-ready dicts, and drawing to a file.
 """
-import copy
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -27,6 +26,8 @@ from mmengine.runner import CheckpointLoader
 from mmpose.apis import MMPoseInferencer, inference_topdown
 from mmpose.apis.inferencers.utils import default_det_models
 from mmpose.structures import PoseDataSample, merge_data_samples
+
+from .builder import load_config
 
 # COCO class indices (0-based, 80 classes) of the mammals: cat, dog, horse,
 # sheep, cow, elephant, bear, zebra, giraffe; MMPose's choice for animals
@@ -111,13 +112,12 @@ def check_bboxes(bboxes: Union[Sequence, np.ndarray],
 
 
 def _load_config(config: ConfigType) -> Config:
-    if isinstance(config, Config):
-        return copy.deepcopy(config)
-    if not osp.isfile(config):
+    """The config (copied), its keypoints filled in from its dataset."""
+    if not isinstance(config, Config) and not osp.isfile(config):
         raise FileNotFoundError(
             f'config {config} does not exist: pass a PromptPose config such '
             'as configs/promptpose_res50_ap10k.py')
-    return Config.fromfile(config)
+    return load_config(config)
 
 
 def _config_name(cfg: Config) -> str:

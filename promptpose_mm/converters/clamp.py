@@ -79,9 +79,10 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.config import Config
-from open_clip.transformer import QuickGELU
 from torch import Tensor, nn
 
+from promptpose_mm.models.clip.open_clip_api import (block_mlp_activation,
+                                                     is_quick_gelu)
 from promptpose_mm.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -550,17 +551,13 @@ def load_target_config(config: Union[str, Config],
         cfg_options (dict, optional): overrides merged into it.
 
     Returns:
-        Config: the config with the overrides.
+        Config: the config with the overrides, the model's keypoints filled
+        in from its dataset (:func:`promptpose_mm.apis.load_config`).
     """
-    if isinstance(config, str):
-        if not osp.isfile(config):
-            raise CLAMPConversionError(f'config file not found: {config}')
-        cfg = Config.fromfile(config)
-    else:
-        cfg = copy.deepcopy(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
+    from promptpose_mm.apis import load_config
+    if isinstance(config, str) and not osp.isfile(config):
+        raise CLAMPConversionError(f'config file not found: {config}')
+    return load_config(config, cfg_options)
 
 
 def build_target_model(config: Union[str, Config],
@@ -577,7 +574,7 @@ def build_target_model(config: Union[str, Config],
     Returns:
         nn.Module: the ``TopdownPoseEstimator``, random weights.
     """
-    from promptpose_mm.apis.benchmark import build_random_model
+    from promptpose_mm.apis import build_random_model
     return build_random_model(load_target_config(config, cfg_options))
 
 
@@ -644,9 +641,8 @@ def clamp_compatibility_warnings(model: nn.Module,
     messages = []
     neck = getattr(model, 'neck', None)
     prompt_encoder = getattr(neck, 'prompt_encoder', None)
-    act = getattr(getattr(prompt_encoder, 'block', None), 'mlp', None)
-    act = getattr(act, 'gelu', None)
-    if act is not None and not isinstance(act, QuickGELU):
+    act = block_mlp_activation(getattr(prompt_encoder, 'block', None))
+    if act is not None and not is_quick_gelu(act):
         messages.append(
             f"the prompt encoder's MLP uses {type(act).__name__} where "
             "CLAMP's uses QuickGELU: prompts, score maps and heatmaps "

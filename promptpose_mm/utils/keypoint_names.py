@@ -170,10 +170,13 @@ def resolve_keypoint_names(keypoint_names: Optional[Sequence[str]] = None,
             names = from_metainfo
     if names is None:
         raise ValueError(
-            f'{owner} needs the keypoint names for its text prompts: set '
-            "metainfo=dict(from_file='configs/_base_/datasets/ap10k.py') "
-            "(the dataset's metainfo file) or keypoint_names=[...] in its "
-            'config')
+            f'{owner} needs the keypoint names for its text prompts. The '
+            'PromptPose configs take them from their dataset: build the '
+            'model through mim train / mim test (runner_type='
+            "'PromptPoseRunner'), promptpose_mm.apis.init_model or "
+            'promptpose_mm.engine.apply_dataset_keypoints(cfg) (which fill '
+            "them in), or set the neck's metainfo=dict(from_file="
+            "'configs/_base_/datasets/ap10k.py') or keypoint_names=[...]")
     if num_keypoints is not None:
         counts.append(('num_keypoints', num_keypoints))
     (first, expected), *others = counts

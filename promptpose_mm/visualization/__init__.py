@@ -1,8 +1,5 @@
-from .figures import (draw_pose_comparison, draw_score_map_grid,
-                      draw_similarity_matrix)
+"""The visualizer the configs name (``PromptPoseLocalVisualizer``). The
+analysis figures are in :mod:`promptpose_mm.analysis.figures`."""
 from .local_visualizer import PromptPoseLocalVisualizer
 
-__all__ = [
-    'draw_pose_comparison', 'draw_score_map_grid', 'draw_similarity_matrix',
-    'PromptPoseLocalVisualizer'
-]
+__all__ = ['PromptPoseLocalVisualizer']

@@ -87,7 +87,7 @@ def main(argv: Optional[Sequence[str]] = None):
     from mmengine.config import Config
 
     import promptpose_mm  # noqa: F401  (registers the plugin)
-    from promptpose_mm.apis.benchmark import format_table, run_benchmark
+    from promptpose_mm.analysis.benchmark import format_table, run_benchmark
     configs = {
         name: Config.fromfile(path)
         for name, path in zip(args.names, _configs(args))
@@ -116,11 +116,11 @@ def breakdown(result, cfg, args: argparse.Namespace) -> str:
     """Time PromptPose's own parts and tabulate them against the steps."""
     import torch
 
-    from promptpose_mm.apis.benchmark import (PLAIN_THROUGHPUT,
-                                              TRAIN_THROUGHPUT,
-                                              build_random_model, median_iqr,
-                                              synthetic_batch)
-    from promptpose_mm.apis.cost_breakdown import format_parts, time_parts
+    from promptpose_mm.analysis.benchmark import (PLAIN_THROUGHPUT,
+                                                  TRAIN_THROUGHPUT,
+                                                  build_random_model,
+                                                  median_iqr, synthetic_batch)
+    from promptpose_mm.analysis.cost_breakdown import format_parts, time_parts
     torch.manual_seed(args.seed)
     model = build_random_model(cfg, args.device)
     batch = synthetic_batch(cfg, args.batch_size, args.device, args.seed)

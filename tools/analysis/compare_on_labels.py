@@ -44,7 +44,7 @@ PAIRS = {
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    from promptpose_mm.apis.label_comparison import ABLATIONS
+    from promptpose_mm.analysis.label_comparison import ABLATIONS
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('project', help='DeepLabCut project folder')
     parser.add_argument(
@@ -132,11 +132,10 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
     from mmengine.logging import print_log
 
-    from promptpose_mm.apis.label_comparison import (Protocol,
-                                                     format_comparison,
-                                                     load_result, run_training,
-                                                     write_protocol_configs)
-    from promptpose_mm.datasets.deeplabcut import convert_deeplabcut_project
+    from promptpose_mm.analysis.label_comparison import (
+        Protocol, format_comparison, load_result, run_training,
+        write_protocol_configs)
+    from promptpose_mm.annotations.deeplabcut import convert_deeplabcut_project
     if args.configs:
         promptpose_config, baseline_config = args.configs
     else:

@@ -75,11 +75,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
     import mmcv
-    from mmpose.apis import init_model
 
     import promptpose_mm  # noqa: F401  (registers the plugin)
-    from promptpose_mm.apis import compare_poses, load_coco_images
-    from promptpose_mm.visualization import draw_pose_comparison
+    from promptpose_mm.analysis import compare_poses
+    from promptpose_mm.analysis.figures import draw_pose_comparison
+    from promptpose_mm.annotations import load_coco_images
+    from promptpose_mm.apis import init_model
     images = load_coco_images(args.ann_file, args.img_dir,
                               args.images)[:args.max_images]
     models = {

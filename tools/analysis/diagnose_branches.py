@@ -68,15 +68,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def build_initialised(config: str, seed: int, options: dict = None):
     """Build the config's model with the seed, then ``init_weights``."""
-    from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmengine.runner import set_random_seed
     from mmpose.registry import MODELS
 
-    import promptpose_mm  # noqa: F401
-    cfg = Config.fromfile(config)
-    if options:
-        cfg.merge_from_dict(options)
+    from promptpose_mm.apis import load_config
+    cfg = load_config(config, options)
     init_default_scope('mmpose')
     set_random_seed(seed)
     model = MODELS.build(cfg.model)
@@ -256,7 +253,7 @@ def diagnose(configs: Dict[str, str],
              seed: int,
              options: Optional[dict] = None) -> str:
     """Run every measurement and return the report (Markdown)."""
-    from promptpose_mm.apis.benchmark import markdown_table
+    from promptpose_mm.analysis.benchmark import markdown_table
     lines = []
     cfg_p, promptpose = build_initialised(configs['promptpose'], seed, options)
     cfg_b, baseline = build_initialised(configs['simplebaseline'], seed)
@@ -442,9 +439,9 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
     from mmengine.config import DictAction
 
-    from promptpose_mm.apis.label_comparison import (Protocol,
-                                                     write_protocol_configs)
-    from promptpose_mm.datasets.deeplabcut import convert_deeplabcut_project
+    from promptpose_mm.analysis.label_comparison import (
+        Protocol, write_protocol_configs)
+    from promptpose_mm.annotations.deeplabcut import convert_deeplabcut_project
     tool = _compare_tool()
     data = convert_deeplabcut_project(args.project,
                                       osp.join(args.work_dir, 'data'))

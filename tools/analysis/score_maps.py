@@ -69,18 +69,17 @@ def _inputs(args: argparse.Namespace) -> List[tuple]:
     """(image path, boxes or None) pairs."""
     if args.ann_file is None:
         return [(image, args.bbox) for image in args.images]
-    from promptpose_mm.apis import load_coco_images
+    from promptpose_mm.annotations import load_coco_images
     images = load_coco_images(args.ann_file, args.img_dir, args.images or None)
     return [(image.path, image.bboxes) for image in images]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     args = parse_args(argv)
-    from mmpose.apis import init_model
-
     import promptpose_mm  # noqa: F401  (registers the plugin)
-    from promptpose_mm.apis import capture_prompt_features
-    from promptpose_mm.visualization import draw_score_map_grid
+    from promptpose_mm.analysis import capture_prompt_features
+    from promptpose_mm.analysis.figures import draw_score_map_grid
+    from promptpose_mm.apis import init_model
     model = init_model(
         args.config,
         args.checkpoint,

@@ -44,11 +44,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
-    from mmpose.apis import init_model
-
     import promptpose_mm  # noqa: F401  (registers the plugin)
-    from promptpose_mm.apis import load_coco_images, semantic_similarity
-    from promptpose_mm.visualization import draw_similarity_matrix
+    from promptpose_mm.analysis import semantic_similarity
+    from promptpose_mm.analysis.figures import draw_similarity_matrix
+    from promptpose_mm.annotations import load_coco_images
+    from promptpose_mm.apis import init_model
     images = load_coco_images(args.ann_file, args.img_dir)
     model = init_model(
         args.config,

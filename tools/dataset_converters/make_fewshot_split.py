@@ -4,7 +4,7 @@ Keeps N random instances with labelled keypoints of every species
 (category), with a seed, and the images they are in; prints what it kept.
 The paper's 20-shot setting (Table 2)::
 
-    python tools/dataset/make_fewshot_split.py \\
+    python tools/dataset_converters/make_fewshot_split.py \\
         data/ap10k/annotations/ap10k-train-split1.json \\
         data/ap10k/annotations/ap10k-train-split1-20shot.json \\
         --shots 20 --seed 0
@@ -12,8 +12,8 @@ The paper's 20-shot setting (Table 2)::
 import argparse
 import sys
 
-from promptpose_mm.datasets import (FewShotSplitError, format_report,
-                                    make_fewshot_split_file)
+from promptpose_mm.annotations import (FewShotSplitError, format_report,
+                                       make_fewshot_split_file)
 
 
 def parse_args() -> argparse.Namespace:

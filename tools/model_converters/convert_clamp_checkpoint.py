@@ -11,7 +11,8 @@ config with CLAMP's own keypoint words as prompts (its ``class_names``, e.g.
 
 Usage::
 
-    python tools/convert_clamp_checkpoint.py CLAMP.pth OUT.pth \\
+    python tools/model_converters/convert_clamp_checkpoint.py \\
+        CLAMP.pth OUT.pth \\
         [--config CONFIG] [--out-config OUT.py] [--clip-weights RN50.pt] \\
         [--allow-missing] [--allow-unused] [--trust-source]
 

@@ -6,16 +6,10 @@
 # `promptpose_mm::...` does not work from another project).
 _base_ = ['../../../configs/promptpose_tiny_ap10k.py']
 
-# the prompts: the keypoint names of the dataset's own MMPose metainfo
-# ("snout", "head", ..., "forelegL1" -> "foreleg left 1", ...), K = 9
-model = dict(
-    neck=dict(
-        metainfo=dict(from_file='configs/_base_/datasets/zebra.py'),
-        num_keypoints=9),
-    head=dict(out_channels=9))
-
-# the data: MMPose's ZebraDataset (its metainfo is zebra.py), found from
-# wherever the config is run
+# the data: MMPose's ZebraDataset, found from wherever the config is run.
+# The model follows it: the prompts are the keypoint names of its metainfo
+# (zebra.py: "snout", "head", ..., "forelegL1" -> "foreleg left 1", ...)
+# and K = 9
 dataset_type = 'ZebraDataset'
 data_root = '{{ fileDirname }}/../../../tests/data/zebra/'
 train_dataloader = dict(

@@ -1,0 +1,83 @@
+"""Build a config's pose estimator, its keypoints taken from its dataset.
+
+The PromptPose configs leave the model's keypoints (prompt names, ``K``) to
+the dataset they name (see :mod:`promptpose_mm.engine.dataset_keypoints`);
+:func:`init_model` and :func:`build_random_model` fill them in first, as
+``mim train`` / ``mim test`` do through ``PromptPoseRunner``.
+"""
+import copy
+from pathlib import Path
+from typing import Optional, Union
+
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpose.apis import init_model as mmpose_init_model
+from mmpose.registry import MODELS
+from torch import nn
+
+from promptpose_mm.engine import apply_dataset_keypoints
+
+ConfigType = Union[str, Path, Config]
+
+
+def load_config(config: ConfigType,
+                cfg_options: Optional[dict] = None) -> Config:
+    """A config (file or object, copied) with its keypoints filled in.
+
+    Args:
+        config (str | Path | Config): the config.
+        cfg_options (dict, optional): overrides, as ``--cfg-options``.
+
+    Returns:
+        Config: the config after :func:`apply_dataset_keypoints`.
+    """
+    cfg = (
+        Config.fromfile(str(config))
+        if isinstance(config, (str, Path)) else copy.deepcopy(config))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return apply_dataset_keypoints(cfg)
+
+
+def init_model(config: ConfigType,
+               checkpoint: Optional[str] = None,
+               device: str = 'cuda:0',
+               cfg_options: Optional[dict] = None) -> nn.Module:
+    """``mmpose.apis.init_model`` for a config whose keypoints follow its
+    dataset.
+
+    Args:
+        config (str | Path | Config): the pose config.
+        checkpoint (str, optional): weights to load.
+        device (str): where to put the model.
+        cfg_options (dict, optional): config overrides.
+
+    Returns:
+        nn.Module: the model in eval mode, with ``dataset_meta``.
+    """
+    return mmpose_init_model(
+        load_config(config, cfg_options), checkpoint, device=device)
+
+
+def build_random_model(cfg: Config, device: str = 'cpu') -> nn.Module:
+    """Build a config's pose estimator with random weights.
+
+    Every ``init_cfg`` of the backbone, neck and head is dropped, so
+    nothing is loaded or downloaded; weights keep PyTorch's default
+    initialisation.
+
+    Args:
+        cfg (Config): an MMPose top-down config.
+        device (str): where to put the model.
+
+    Returns:
+        nn.Module: the model, in training mode.
+    """
+    cfg = load_config(cfg)
+    model_cfg = cfg.model.copy()
+    for part in ('backbone', 'neck', 'head'):
+        if model_cfg.get(part) is not None:
+            model_cfg[part] = dict(model_cfg[part], init_cfg=None)
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
+    model = MODELS.build(model_cfg)
+    return model.to(device)
