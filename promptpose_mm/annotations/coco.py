@@ -77,7 +77,7 @@ def check_coco_annotations(coco: Any,
         if not isinstance(coco[key], list):
             raise CocoFileError(f"{source}: '{key}' must be a list, got "
                                 f'{type(coco[key]).__name__}')
-    for key in lists[::2]:  # images, categories
+    for key in ('images', 'categories') if categories else ('images', ):
         for index, item in enumerate(coco[key]):
             if not isinstance(item, dict) or 'id' not in item:
                 raise CocoFileError(
