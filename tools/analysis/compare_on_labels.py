@@ -132,9 +132,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
     from mmengine.logging import print_log
 
-    from promptpose_mm.analysis.label_comparison import (
-        Protocol, format_comparison, load_result, run_training,
-        write_protocol_configs)
+    from promptpose_mm.analysis import label_comparison as comparison
     from promptpose_mm.annotations.deeplabcut import convert_deeplabcut_project
     if args.configs:
         promptpose_config, baseline_config = args.configs
@@ -152,7 +150,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         f'{data["num_val"]} validation frames, {data["num_keypoints"]} '
         f'keypoints -> {osp.dirname(data["train"])}',
         logger='current')
-    protocol = Protocol(
+    protocol = comparison.Protocol(
         epochs=args.epochs,
         val_interval=args.val_interval,
         batch_size=args.batch_size,
@@ -162,7 +160,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         seed=args.seed,
         num_workers=args.num_workers,
         stop_epoch=args.stop_at)
-    configs = write_protocol_configs(
+    configs = comparison.write_protocol_configs(
         data,
         osp.join(args.work_dir, 'configs'),
         promptpose_config,
@@ -178,11 +176,11 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     results = {}
     for name, config in configs.items():
         run_dir = osp.join(args.work_dir, 'runs', name)
-        result = load_result(run_dir)
+        result = comparison.load_result(run_dir)
         if (not only or name
                 in only) and not (args.skip_existing and result is not None):
             print_log(f'training {name} ({config})', logger='current')
-            result = run_training(config, run_dir)
+            result = comparison.run_training(config, run_dir)
         if result is not None:
             results[name] = result
     stopped = f' stopped at epoch {args.stop_at}' if args.stop_at else ''
@@ -193,7 +191,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         f'{args.lr:g}, {args.warmup}-iteration warm-up, x0.1 at epochs '
         f'{args.milestones}, seed {args.seed}, random weights; AP: '
         f'CocoMetric (OKS sigma {args.sigma:g}), EPE: pixels')
-    table = format_comparison(results, note)
+    table = comparison.format_comparison(results, note)
     with open(osp.join(args.work_dir, 'comparison.md'), 'w') as file:
         file.write(table + '\n')
     with open(osp.join(args.work_dir, 'comparison.json'), 'w') as file:

@@ -439,17 +439,16 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
     from mmengine.config import DictAction
 
-    from promptpose_mm.analysis.label_comparison import (
-        Protocol, write_protocol_configs)
+    from promptpose_mm.analysis import label_comparison as comparison
     from promptpose_mm.annotations.deeplabcut import convert_deeplabcut_project
     tool = _compare_tool()
     data = convert_deeplabcut_project(args.project,
                                       osp.join(args.work_dir, 'data'))
     pp_config, sb_config = (
         osp.join(tool.CONFIG_DIR, name) for name in tool.PAIRS[args.pair])
-    configs = write_protocol_configs(
+    configs = comparison.write_protocol_configs(
         data, osp.join(args.work_dir, 'configs'), pp_config, sb_config,
-        Protocol(batch_size=args.batch_size, seed=args.seed))
+        comparison.Protocol(batch_size=args.batch_size, seed=args.seed))
     options = {}
     if args.cfg_options:
         namespace = argparse.Namespace(o=None)
