@@ -19,15 +19,23 @@ What ``import promptpose_mm`` changes (a config's
    (:func:`~.engine.distributed.init_cpu_process_group`); anywhere else it
    does nothing.
 
+5. wraps MMEngine's ``Runner.from_cfg`` so that a config naming
+   ``runner_type = 'PromptPoseRunner'`` (the PromptPose configs) gets its
+   model's keypoints from its dataset before the model is built (MMPose's
+   ``tools/train.py`` and ``tools/test.py`` call ``Runner.from_cfg`` and
+   ignore ``runner_type``); other configs pass untouched
+   (:func:`~.engine.runner.follow_dataset_keypoints_in_runner`).
+
 Nothing else: no analysis or tooling module is imported.
 """
-from .engine import init_cpu_process_group
+from .engine import follow_dataset_keypoints_in_runner, init_cpu_process_group
 from .utils.checkpoint import allow_mmengine_checkpoints, use_safe_local_loader
 from .version import __version__
 
 allow_mmengine_checkpoints()
 use_safe_local_loader()
 init_cpu_process_group()
+follow_dataset_keypoints_in_runner()
 
 from . import models, visualization  # noqa: E402,F401  (registers)
 

@@ -191,6 +191,30 @@ def test_runner_refuses_before_building_the_model(tmp_path, monkeypatch):
     assert built[0]['cfg'].model.neck.num_keypoints == 17
 
 
+def test_plain_runner_from_cfg_follows_the_dataset(tmp_path, monkeypatch):
+    """MMPose 1.3's tools/train.py calls Runner.from_cfg and ignores
+    runner_type: the plugin's wrapper fills the keypoints in there too, for
+    PromptPose configs only."""
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(TINY)
+    cfg.work_dir = str(tmp_path)
+    built = []
+    monkeypatch.setattr(Runner, '__init__',
+                        lambda self, **kwargs: built.append(kwargs))
+    runner = Runner.from_cfg(cfg)
+    assert type(runner) is Runner
+    assert built[0]['model']['head']['out_channels'] == 17
+    cfg.model.neck.metainfo = dict(from_file=COCO_META)
+    with pytest.raises(KeypointConfigError, match='prompt names disagree'):
+        Runner.from_cfg(cfg)
+    # a config that is not a PromptPose one passes untouched
+    other = Config.fromfile(TINY)
+    other.work_dir = str(tmp_path)
+    other.pop('runner_type')
+    Runner.from_cfg(other)
+    assert built[-1]['model']['head']['out_channels'] is None
+
+
 @pytest.mark.slow
 def test_mim_train_four_keypoints_from_the_res50_paper_config(
         tmp_path, request, mim):

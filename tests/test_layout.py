@@ -113,7 +113,7 @@ import json, sys
 import torch, torch.distributed as dist
 from mmengine.registry import (MODELS, OPTIM_WRAPPER_CONSTRUCTORS, RUNNERS,
                                VISUALIZERS)
-from mmengine.runner import CheckpointLoader
+from mmengine.runner import CheckpointLoader, Runner
 before = set(map(str, torch.serialization.get_safe_globals()))
 loader = CheckpointLoader._schemes['']
 import promptpose_mm
@@ -125,6 +125,7 @@ print(json.dumps(dict(
     loader_module=CheckpointLoader._schemes[''].__module__,
     process_group=dist.is_initialized(),
     runner='PromptPoseRunner' in RUNNERS.module_dict,
+    from_cfg_wrapped=getattr(Runner.from_cfg, '_promptpose', False),
 )))
 """
 
@@ -157,6 +158,7 @@ def test_what_importing_the_plugin_changes():
     assert found['loader_module'] == 'promptpose_mm.utils.checkpoint'
     assert not found['process_group']
     assert found['runner']
+    assert found['from_cfg_wrapped']
 
 
 def test_the_checker_sees_a_violation(tmp_path):

@@ -6,10 +6,11 @@ from .dataset_keypoints import (KeypointConfigError, apply_dataset_keypoints,
 from .distributed import init_cpu_process_group
 from .optim_constructor import (PromptPoseOptimWrapperConstructor,
                                 default_weight_decay, uses_decay_multipliers)
-from .runner import PromptPoseRunner
+from .runner import PromptPoseRunner, follow_dataset_keypoints_in_runner
 
 __all__ = [
     'KeypointConfigError', 'apply_dataset_keypoints', 'dataset_keypoints',
     'init_cpu_process_group', 'PromptPoseOptimWrapperConstructor',
-    'default_weight_decay', 'uses_decay_multipliers', 'PromptPoseRunner'
+    'default_weight_decay', 'uses_decay_multipliers', 'PromptPoseRunner',
+    'follow_dataset_keypoints_in_runner'
 ]
