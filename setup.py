@@ -88,6 +88,7 @@ if __name__ == '__main__':
             'pyyaml>=6,<7',
             'pandas>=2.0,<4',
             'tables>=3.8,<4',
+            'sleap-io>=0.9,<0.10',
             'tqdm>=4.60,<5',
         ],
         extras_require={
