@@ -1,4 +1,4 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures shared by the test modules (their paths: ``tests/paths.py``)."""
 import json
 import os
 import os.path as osp
@@ -8,6 +8,9 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 import pytest
+from mmengine.config import Config
+
+from tests.paths import AP10K, TINY_CONFIGS
 
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
 
@@ -30,8 +33,6 @@ def mim() -> Callable[..., str]:
     return run
 
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-AP10K = osp.join(ROOT, 'tests', 'data', 'ap10k')
 # AP-10K's nose, neck, root of tail and right back paw, renamed
 FOUR_KEPT = [2, 3, 4, 16]
 FOUR_NAMES = ['snout', 'neck', 'tailbase', 'paw']
@@ -108,3 +109,14 @@ def four_keypoint_dataset() -> Callable[[str], Tuple[str, str]]:
 def dataset_config() -> Callable[..., str]:
     """Write a downstream config that states only its dataset."""
     return _write_dataset_config
+
+
+@pytest.fixture(scope='session')
+def tiny_config() -> Callable[[str], Config]:
+    """Load the tiny config of a backbone, ``'resnet'`` or ``'vit'``
+    (``tests.paths.TINY_CONFIGS``): a fresh Config each call, to edit."""
+
+    def load(kind: str = 'resnet') -> Config:
+        return Config.fromfile(TINY_CONFIGS[kind])
+
+    return load

@@ -7,7 +7,8 @@ import zipfile
 
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from tests.paths import ROOT
+
 SETUP = osp.join(ROOT, 'tools', 'setup_env.sh')
 
 

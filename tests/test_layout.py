@@ -11,7 +11,8 @@ from typing import Dict, Set
 
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from tests.paths import ROOT
+
 PACKAGE = osp.join(ROOT, 'promptpose_mm')
 
 # What each subpackage may import of the package. The model and its

@@ -6,7 +6,7 @@ from importlib import metadata
 import pytest
 from packaging.requirements import Requirement
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from tests.paths import ROOT
 
 
 def requirement_lines(name: str) -> list:

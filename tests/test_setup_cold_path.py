@@ -20,7 +20,8 @@ import textwrap
 
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from tests.paths import ROOT
+
 SETUP = osp.join(ROOT, 'tools', 'setup_env.sh')
 UV = osp.join(osp.dirname(sys.executable), 'uv')
 NAME, VERSION = 'pptestpkg', '0.1'

@@ -1,7 +1,8 @@
-"""Run under torchrun by tests/test_distributed.py: a real 2-process training
-run of the tiny config through MMEngine's Runner (``launcher='pytorch'``),
-then every rank reports a checksum of its weights to rank 0, which writes
-them to ``<work_dir>/ranks.json``.
+"""Run under torchrun by tests/test_engine/test_distributed.py: a real
+2-process training run of the tiny config (the path it is given) through
+MMEngine's Runner (``launcher='pytorch'``), then every rank reports a
+checksum of its weights to rank 0, which writes them to
+``<work_dir>/ranks.json``.
 """
 import json
 import os.path as osp
@@ -12,12 +13,9 @@ import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
-def main(work_dir: str) -> None:
-    cfg = Config.fromfile(
-        osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py'))
+def main(work_dir: str, config: str) -> None:
+    cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
     cfg.launcher = 'pytorch'
     cfg.train_cfg.max_epochs = 3
@@ -42,4 +40,4 @@ def main(work_dir: str) -> None:
 
 
 if __name__ == '__main__':
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])

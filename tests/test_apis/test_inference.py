@@ -28,10 +28,9 @@ from promptpose_mm.apis import (ANIMAL_DET_CAT_IDS, build_pose_inferencer,
                                 pose_instances_to_json, read_image,
                                 whole_image_bbox)
 from promptpose_mm.visualization import PromptPoseLocalVisualizer
+from tests.paths import AP10K, ROOT, TINY
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py')
-AP10K = osp.join(ROOT, 'tests', 'data', 'ap10k')
+CONFIG = TINY
 IMAGE = osp.join(AP10K, '000000000004.jpg')  # 1024 x 683
 IMAGES = sorted(
     osp.join(AP10K, name) for name in os.listdir(AP10K)

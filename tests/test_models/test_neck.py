@@ -145,6 +145,7 @@ def test_causal_attention_memory_equals_concatenated_sequence():
     torch.testing.assert_close(causal_attention(attn, full), expected)
 
 
+@pytest.mark.slow
 def test_text_encoder_full_size_shape():
     encoder = PromptTextEncoder(NAMES[:1])
     assert encoder.prompt_length == 13

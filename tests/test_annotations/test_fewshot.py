@@ -11,8 +11,8 @@ from promptpose_mm.annotations import (FewShotSplitError, format_report,
                                        load_coco_annotations,
                                        make_fewshot_split,
                                        make_fewshot_split_file)
+from tests.paths import ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 AP10K = osp.join(ROOT, 'tests', 'data', 'ap10k', 'test_ap10k.json')
 TOOL = osp.join(ROOT, 'tools', 'dataset_converters', 'make_fewshot_split.py')
 CONFIGS = osp.join(ROOT, 'configs', 'promptpose')

@@ -11,12 +11,10 @@ import promptpose_mm  # noqa: F401
 from promptpose_mm.apis import build_random_model, load_config
 from promptpose_mm.engine import (KeypointConfigError, PromptPoseRunner,
                                   apply_dataset_keypoints, dataset_keypoints)
+from tests.paths import AP10K, CONFIG_DIR, TINY
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-AP10K = osp.join(ROOT, 'tests', 'data', 'ap10k')
-CONFIGS = osp.join(ROOT, 'configs')
+CONFIGS = CONFIG_DIR
 RES50 = osp.join(CONFIGS, 'promptpose_res50_ap10k.py')
-TINY = osp.join(CONFIGS, 'promptpose_tiny_ap10k.py')
 AP10K_META = 'configs/_base_/datasets/ap10k.py'
 COCO_META = 'configs/_base_/datasets/coco.py'
 AP10K_FIRST = ['left eye', 'right eye', 'nose', 'neck', 'root of tail']
@@ -55,6 +53,7 @@ def test_the_paper_config_leaves_the_keypoints_to_its_dataset():
     assert names[:5] == AP10K_FIRST
 
 
+@pytest.mark.slow  # builds the ResNet-50 model
 def test_four_keypoint_dataset_stated_once(tmp_path, request):
     path, meta = downstream(tmp_path, request)
     text = open(path).read()

@@ -1,8 +1,9 @@
 """Every paper config trains as the paper and the published code train.
 
-``RECIPES`` is the paper's recipe (design reference, section 4, and
-decisions 14, 16, 17 and 18), one row per paper config: every config under
-``configs/promptpose`` but the tiny CPU ones. The tests read each config and
+``RECIPES`` (in ``recipes.py``, beside this module) is the paper's recipe
+(design reference, section 4, and decisions 14, 16, 17 and 18), one row per
+paper config: every config under ``configs/promptpose`` but the tiny CPU
+ones. The tests read each config and
 check its optimizer, learning rate, effective batch, schedule, losses,
 pretrained weights and data against its row, and build the optimizer of each
 architecture to list which parameters decay.
@@ -11,7 +12,6 @@ import glob
 import logging
 import os.path as osp
 import re
-from typing import NamedTuple, Optional
 
 import pytest
 import torch
@@ -24,95 +24,12 @@ from torch import nn
 
 import promptpose_mm  # noqa: F401
 from promptpose_mm.engine import apply_dataset_keypoints
+from tests.paths import PROMPTPOSE_CONFIGS
+from tests.test_configs.recipes import (COCO, FULL, IN50, PP, R50, RECIPES, SB,
+                                        SHOT, T1, T2, T3, T4, T5, VIT)
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-PROMPTPOSE = osp.join(ROOT, 'configs', 'promptpose')
+PROMPTPOSE = PROMPTPOSE_CONFIGS
 BASE_CONFIG = 'td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256'
-
-
-class Row(NamedTuple):
-    """One config of the paper's recipe."""
-    model: str  # 'promptpose', a Table 5 ablation or 'simplebaseline'
-    backbone: str  # 'clip-rn50', 'clip-vit-b16' or 'res50' (ImageNet)
-    data: str  # 'ap10k', 'ap10k-20shot' or 'coco' (the pre-training)
-    coco_pre: bool  # fine-tuned from the COCO checkpoint
-    batch: int  # total batch
-    lr: float  # base learning rate
-    ap: Optional[float]  # AP-10K val AP the paper reports
-    table: Optional[str]  # where the paper reports it
-
-
-PP, SB = 'promptpose', 'simplebaseline'
-R50, VIT, IN50 = 'clip-rn50', 'clip-vit-b16', 'res50'
-FULL, SHOT, COCO = 'ap10k', 'ap10k-20shot', 'coco'
-T1, T2, T3, T4, T5 = 'Table 1', 'Table 2', 'Table 3', 'Table 4', 'Table 5'
-RECIPES = {
-    # Table 1, supervised: batch 128, lr 5e-4 (ViT: backbone x 0.1)
-    'td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256':
-    Row(PP, R50, FULL, False, 128, 5e-4, 0.729, T1),
-    'td-hm_promptpose-clip-vit-b16_8xb16-210e_ap10k-256x256':
-    Row(PP, VIT, FULL, False, 128, 5e-4, 0.731, T1),
-    'td-hm_clip-rn50_8xb16-210e_ap10k-256x256':
-    Row(SB, R50, FULL, False, 128, 5e-4, 0.709, T1),
-    'td-hm_clip-vit-b16_8xb16-210e_ap10k-256x256':
-    Row(SB, VIT, FULL, False, 128, 5e-4, 0.726, T1),
-    'td-hm_res50_8xb16-210e_ap10k-256x256':
-    Row(SB, IN50, FULL, False, 128, 5e-4, 0.702, T1),
-    # Table 5, ablations with CLIP ResNet-50
-    'td-hm_promptpose-clip-rn50-pixel_8xb16-210e_ap10k-256x256':
-    Row('pixel', R50, FULL, False, 128, 5e-4, 0.721, T5),
-    'td-hm_promptpose-clip-rn50-pixel-semantic_8xb16-210e_ap10k-256x256':
-    Row('pixel-semantic', R50, FULL, False, 128, 5e-4, 0.726, T5),
-    'td-hm_promptpose-clip-rn50-pixel-promptenc_8xb16-210e_ap10k-256x256':
-    Row('pixel-promptenc', R50, FULL, False, 128, 5e-4, 0.723, T5),
-    'td-hm_promptpose-clip-rn50-all_8xb16-210e_ap10k-256x256':
-    Row(PP, R50, FULL, False, 128, 5e-4, 0.729, T5),
-    # Table 2, 20-shot (decision 18): ResNet-50 batch 64, lr 5e-4; ViT-B
-    # batch 128, lr 5e-5
-    'td-hm_promptpose-clip-rn50_8xb8-210e_ap10k-20shot-256x256':
-    Row(PP, R50, SHOT, False, 64, 5e-4, 0.540, T2),
-    'td-hm_promptpose-clip-vit-b16_8xb16-210e_ap10k-20shot-256x256':
-    Row(PP, VIT, SHOT, False, 128, 5e-5, 0.586, T2),
-    'td-hm_clip-rn50_8xb8-210e_ap10k-20shot-256x256':
-    Row(SB, R50, SHOT, False, 64, 5e-4, 0.518, T2),
-    'td-hm_clip-vit-b16_8xb16-210e_ap10k-20shot-256x256':
-    Row(SB, VIT, SHOT, False, 128, 5e-5, 0.574, T2),
-    'td-hm_res50_8xb8-210e_ap10k-20shot-256x256':
-    Row(SB, IN50, SHOT, False, 64, 5e-4, 0.511, T2),
-    # COCO pre-training: batch 512, lr 5e-4 (ResNet-50) / 2e-4 (ViT-B)
-    'td-hm_promptpose-clip-rn50_8xb64-210e_coco-256x192':
-    Row(PP, R50, COCO, False, 512, 5e-4, None, None),
-    'td-hm_promptpose-clip-vit-b16_8xb64-210e_coco-256x192':
-    Row(PP, VIT, COCO, False, 512, 2e-4, None, None),
-    'td-hm_clip-rn50_8xb64-210e_coco-256x192':
-    Row(SB, R50, COCO, False, 512, 5e-4, None, None),
-    'td-hm_clip-vit-b16_8xb64-210e_coco-256x192':
-    Row(SB, VIT, COCO, False, 512, 2e-4, None, None),
-    'td-hm_res50_8xb64-210e_coco-256x192':
-    Row(SB, IN50, COCO, False, 512, 5e-4, None, None),
-    # Table 3, fine-tuned on AP-10K after COCO: lr 6e-4 / 5e-5
-    'td-hm_promptpose-clip-rn50_coco-pre_8xb16-210e_ap10k-256x256':
-    Row(PP, R50, FULL, True, 128, 6e-4, 0.752, T3),
-    'td-hm_promptpose-clip-vit-b16_coco-pre_8xb16-210e_ap10k-256x256':
-    Row(PP, VIT, FULL, True, 128, 5e-5, 0.742, T3),
-    'td-hm_clip-rn50_coco-pre_8xb16-210e_ap10k-256x256':
-    Row(SB, R50, FULL, True, 128, 6e-4, 0.744, T3),
-    'td-hm_clip-vit-b16_coco-pre_8xb16-210e_ap10k-256x256':
-    Row(SB, VIT, FULL, True, 128, 5e-5, 0.739, T3),
-    'td-hm_res50_coco-pre_8xb16-210e_ap10k-256x256':
-    Row(SB, IN50, FULL, True, 128, 6e-4, 0.724, T3),
-    # Table 4, 20-shot after COCO: the few-shot recipe (decision 18)
-    'td-hm_promptpose-clip-rn50_coco-pre_8xb8-210e_ap10k-20shot-256x256':
-    Row(PP, R50, SHOT, True, 64, 5e-4, 0.626, T4),
-    'td-hm_promptpose-clip-vit-b16_coco-pre_8xb16-210e_ap10k-20shot-256x256':
-    Row(PP, VIT, SHOT, True, 128, 5e-5, 0.641, T4),
-    'td-hm_clip-rn50_coco-pre_8xb8-210e_ap10k-20shot-256x256':
-    Row(SB, R50, SHOT, True, 64, 5e-4, 0.624, T4),
-    'td-hm_clip-vit-b16_coco-pre_8xb16-210e_ap10k-20shot-256x256':
-    Row(SB, VIT, SHOT, True, 128, 5e-5, 0.638, T4),
-    'td-hm_res50_coco-pre_8xb8-210e_ap10k-20shot-256x256':
-    Row(SB, IN50, SHOT, True, 64, 5e-4, 0.607, T4),
-}
 
 # 210 epochs, 500-iteration linear warm-up, x0.1 at 170 and 200
 SCHEDULE = [
@@ -366,6 +283,7 @@ def optimizer_groups(cfg: Config) -> tuple:
     return owners, settings
 
 
+@pytest.mark.slow  # builds the full-size models
 @pytest.mark.parametrize('name', sorted(DECAY_CASES))
 def test_only_weights_decay(name):
     row = RECIPES[name]

@@ -694,6 +694,7 @@ def test_vit_drop_path_masks_through_the_backbone(mode):
 # ---------------------------------------------------------------------------
 # Full-size shape checks (random weights)
 # ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_full_size_rn50_shapes():
     backbone = CLIPResNet().eval()
     with torch.no_grad():
@@ -705,6 +706,7 @@ def test_full_size_rn50_shapes():
                                                   (1, 1024, 8, 8), (1, 1024)]
 
 
+@pytest.mark.slow
 def test_full_size_vit_b16_shapes():
     backbone = CLIPVisionTransformer().eval()
     assert len(backbone.clip.transformer.resblocks) == 12

@@ -5,15 +5,14 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import yaml
 from mmengine.config import Config
 from mmpose.registry import MODELS
-from test_configs import CONFIGS
-from test_recipes import RECIPES
 
 import promptpose_mm  # noqa: F401
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from tests.paths import CONFIG_FILES, ROOT
+from tests.test_configs.recipes import RECIPES
 
 
 def model_entries() -> list:
@@ -29,7 +28,7 @@ def model_entries() -> list:
 def test_every_entry_points_to_a_config_that_builds():
     entries = model_entries()
     assert len(entries) >= 14
-    built_by_config_tests = {osp.relpath(path, ROOT) for path in CONFIGS}
+    built_by_config_tests = {osp.relpath(path, ROOT) for path in CONFIG_FILES}
     for entry in entries:
         config = entry['Config']
         assert osp.basename(config) == entry['Name'] + '.py'
@@ -66,6 +65,7 @@ def test_entries_report_the_papers_numbers():
         assert ('20 instances per species' in data) == few_shot, name
 
 
+@pytest.mark.slow  # runs mim
 def test_mim_search_lists_the_models():
     mim = osp.join(osp.dirname(sys.executable), 'mim')
     proc = subprocess.run([mim, 'search', 'promptpose_mm'],

@@ -15,12 +15,15 @@ import numpy as np
 import pytest
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY = osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py')
+from tests.paths import ROOT, TINY
+
 BIN = osp.dirname(sys.executable)
 
-pytestmark = pytest.mark.skipif(
-    torch.cuda.is_available(), reason='checks the CPU (gloo) path')
+pytestmark = [
+    pytest.mark.slow,  # torchrun launches
+    pytest.mark.skipif(
+        torch.cuda.is_available(), reason='checks the CPU (gloo) path')
+]
 
 
 def free_port() -> int:
@@ -57,6 +60,7 @@ def trained(tmp_path_factory):
     torchrun(
         osp.join(ROOT, 'tests', 'dist', 'train_sync_check.py'),
         work_dir,
+        TINY,
         cwd=work_dir)
     return work_dir
 

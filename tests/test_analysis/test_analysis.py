@@ -19,12 +19,12 @@ from promptpose_mm.analysis.benchmark import (METRICS, median_iqr, peak_memory,
 from promptpose_mm.annotations import load_coco_images
 from promptpose_mm.apis import init_model
 from promptpose_mm.models import PromptPoseFeatures
+from tests.paths import AP10K, PROMPTPOSE_CONFIGS, ROOT, TINY
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-PROMPTPOSE = osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py')
-BASELINE = osp.join(ROOT, 'configs', 'promptpose',
+PROMPTPOSE = TINY
+BASELINE = osp.join(PROMPTPOSE_CONFIGS,
                     'td-hm_clip-tiny-rn_1xb2-500e_ap10k-256x256.py')
-DATA = osp.join(ROOT, 'tests', 'data', 'ap10k')
+DATA = AP10K
 ANN_FILE = osp.join(DATA, 'test_ap10k.json')
 IMAGE = osp.join(DATA, '000000000004.jpg')
 RIGHT_EYE = 1  # unlabelled in both AP-10K samples

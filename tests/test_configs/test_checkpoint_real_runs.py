@@ -9,7 +9,7 @@ keypoints with flip pairs, that 4-keypoint dataset, the 9-keypoint zebra
 project without sigmas) write checkpoints; every global their pickles hold
 is one the allow-list answers, and each loads for ``mim test``, ``--resume``,
 ``load_from`` and the inferencer. Code-running pickles stay refused
-(tests/test_checkpoint.py).
+(tests/test_utils/test_checkpoint.py).
 """
 import glob
 import os
@@ -25,9 +25,9 @@ import torch
 
 import promptpose_mm  # noqa: F401  (allow-list, safe local loader)
 from promptpose_mm.apis.inference import check_pose_checkpoint
+from tests.paths import AP10K, ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-AP10K = osp.join(ROOT, 'tests', 'data', 'ap10k')
+pytestmark = pytest.mark.slow  # mim train / mim test runs
 
 # Every global an MMEngine checkpoint of these runs may hold: torch's own
 # rebuild helpers, and what promptpose_mm.utils.checkpoint allows.

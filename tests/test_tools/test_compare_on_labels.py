@@ -23,8 +23,8 @@ from promptpose_mm.annotations.deeplabcut import (DeepLabCutProject,
                                                   read_deeplabcut_project,
                                                   square_box)
 from promptpose_mm.engine import apply_dataset_keypoints
+from tests.paths import ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PROJECT = osp.join(ROOT, 'tests', 'data', 'deeplabcut',
                    'Reaching-Mackenzie-2018-08-30')
 TABLE = osp.join(PROJECT, 'labeled-data', 'reachingvideo1',

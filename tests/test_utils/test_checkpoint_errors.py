@@ -23,10 +23,9 @@ from promptpose_mm.models.clip import CLIPWeightsError, load_clip_state_dict
 from promptpose_mm.utils.checkpoint import (UnreadableCheckpointError,
                                             UnsafeCheckpointError,
                                             load_checkpoint_file)
+from tests.paths import AP10K, ROOT, TINY
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY = osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py')
-IMAGE = osp.join(ROOT, 'tests', 'data', 'ap10k', '000000000004.jpg')
+IMAGE = osp.join(AP10K, '000000000004.jpg')
 
 KINDS = {
     'empty': 'an empty file',

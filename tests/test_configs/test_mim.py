@@ -5,8 +5,11 @@ save_best, --checkpoint (load_from) and --resume.
 import glob
 import os.path as osp
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY = osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py')
+import pytest
+
+from tests.paths import TINY
+
+pytestmark = pytest.mark.slow  # mim train / mim test runs
 
 
 def test_mim_train_test_resume_from_another_directory(tmp_path, mim):

@@ -27,8 +27,8 @@ from torch import nn
 
 from promptpose_mm.models.clip import open_clip_api as api
 from promptpose_mm.models.clip import sub_state_dict
+from tests.paths import ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PACKAGE = osp.join(ROOT, 'promptpose_mm')
 API_FILE = osp.join(PACKAGE, 'models', 'clip', 'open_clip_api.py')
 REQUIRED = f'promptpose_mm needs open_clip_torch{api.OPEN_CLIP_REQUIREMENT}'

@@ -32,42 +32,18 @@ from promptpose_mm.converters import (CLAMP_AP10K_KEYPOINT_NAMES,
                                       convert_clamp_checkpoint,
                                       convert_clamp_state_dict)
 from promptpose_mm.engine import apply_dataset_keypoints
-from promptpose_mm.testing import TINY_CLIP_SPECS
+from tests.paths import ROOT, TINY
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY = osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py')
 TOOL = osp.join(ROOT, 'tools', 'model_converters',
                 'convert_clamp_checkpoint.py')
 ATOL = 1e-5
 
 
-def tiny_cfg(kind: str) -> Config:
-    """The tiny config, with a tiny CLIP ViT instead of the ResNet for
-    ``kind == 'vit'`` (TINY_CLIP_SPECS['vit'], 256x256: a 16x16 grid)."""
-    cfg = Config.fromfile(TINY)
-    if kind == 'vit':
-        spec = TINY_CLIP_SPECS['vit']
-        vision = spec['vision']
-        cfg.model.backbone = dict(
-            type='CLIPVisionTransformer',
-            patch_size=vision['patch_size'],
-            width=vision['width'],
-            layers=vision['layers'],
-            head_width=vision['head_width'],
-            embed_dim=spec['embed_dim'],
-            input_size=(256, 256),
-            out_indices=(vision['layers'] - 1, ),
-            init_cfg=None)
-        cfg.model.head.in_channels = vision['width']
-        cfg.model.head.deconv_out_channels = (32, 32)
-        cfg.model.head.deconv_kernel_sizes = (4, 4)
-        cfg.model.head.pixel_deconv_out_channels = None
-    return cfg
-
-
-def build(kind: str, seed: int):
+def build(tiny_config, kind: str, seed: int):
+    """The tiny config of ``kind`` (conftest's ``tiny_config``), built with
+    random weights from ``seed``."""
     torch.manual_seed(seed)
-    return build_target_model(tiny_cfg(kind)).eval()
+    return build_target_model(tiny_config(kind)).eval()
 
 
 @torch.no_grad()
@@ -165,22 +141,22 @@ def save_clamp(state, path, class_names=None) -> str:
     return str(path)
 
 
-def make_case(kind: str):
+def make_case(tiny_config, kind: str):
     """(kind, original model, CLAMP state dict, fresh target model)."""
-    original = perturbed(build(kind, seed=0))
+    original = perturbed(build(tiny_config, kind, seed=0))
     length = original.neck.text_encoder.prompt_length
     clamp = to_clamp(original.state_dict(), kind, length)
-    return kind, original, clamp, build(kind, seed=5)
+    return kind, original, clamp, build(tiny_config, kind, seed=5)
 
 
 @pytest.fixture(scope='module')
-def resnet_case():
-    return make_case('resnet')
+def resnet_case(tiny_config):
+    return make_case(tiny_config, 'resnet')
 
 
 @pytest.fixture(scope='module')
-def vit_case():
-    return make_case('vit')
+def vit_case(tiny_config):
+    return make_case(tiny_config, 'vit')
 
 
 @pytest.fixture(params=['resnet', 'vit'])
@@ -223,11 +199,11 @@ def test_clamp_keys_are_clamp_layout(case):
     assert not any(key.startswith(('neck.', 'head.')) for key in clamp)
 
 
-def test_convert_file_round_trip(case, tmp_path):
+def test_convert_file_round_trip(case, tmp_path, tiny_config):
     kind, original, clamp, fresh = case
     src = save_clamp(clamp, tmp_path / 'clamp.pth')
     dst = str(tmp_path / 'converted.pth')
-    result = convert_clamp_checkpoint(src, dst, config=tiny_cfg(kind))
+    result = convert_clamp_checkpoint(src, dst, config=tiny_config(kind))
     assert result.backbone == kind
     assert not result.missing and not result.unused
     assert sorted(result.dropped) == [
@@ -644,13 +620,13 @@ _META_NAMES = ['left eye', 'right eye', 'muzzle'] + list(
 @pytest.mark.parametrize('kind,meta_names', [('resnet', _META_NAMES),
                                              ('vit', None)])
 def test_written_config_reproduces_clamp_end_to_end(kind, meta_names, tmp_path,
-                                                    request):
+                                                    request, tiny_config):
     """As mim test / the inferencer: init_model(written config, converted
     file); its heatmaps are CLAMP's, computed with CLAMP's words."""
     _, original, clamp, _ = request.getfixturevalue(f'{kind}_case')
     src = save_clamp(clamp, tmp_path / 'clamp.pth', class_names=meta_names)
     dst = str(tmp_path / 'converted.pth')
-    result = convert_clamp_checkpoint(src, dst, config=tiny_cfg(kind))
+    result = convert_clamp_checkpoint(src, dst, config=tiny_config(kind))
     names = meta_names or list(CLAMP_AP10K_KEYPOINT_NAMES)
     written = str(tmp_path / 'converted.py')
     assert result.config_path == written and osp.isfile(written)
@@ -682,19 +658,19 @@ def test_written_config_reproduces_clamp_end_to_end(kind, meta_names, tmp_path,
     # the words matter: with the config's humanized names the heatmaps
     # are not CLAMP's
     humanized = init_model(
-        apply_dataset_keypoints(tiny_cfg(kind)), dst, device='cpu')
+        apply_dataset_keypoints(tiny_config(kind)), dst, device='cpu')
     with torch.no_grad():
         other = humanized(image, None, mode='tensor')
     assert (other - expected['heatmaps']).abs().max() > 1e-3
 
 
-def test_compatibility_warnings(resnet_case, tmp_path):
+def test_compatibility_warnings(resnet_case, tmp_path, tiny_config):
     kind, original, clamp, fresh = resnet_case
     src = save_clamp(clamp, tmp_path / 'clamp.pth')
     # the tiny config humanizes AP-10K's names ('root of tail' for CLAMP's
     # 'tail root'): the written config takes CLAMP's words, no warning
     result = convert_clamp_checkpoint(
-        src, str(tmp_path / 'out.pth'), config=tiny_cfg(kind))
+        src, str(tmp_path / 'out.pth'), config=tiny_config(kind))
     assert result.keypoint_names == list(CLAMP_AP10K_KEYPOINT_NAMES)
     assert not any('prompts differ' in text for text in result.warnings)
     assert any("'tail root' for 'root of tail'" in note
@@ -708,7 +684,7 @@ def test_compatibility_warnings(resnet_case, tmp_path):
     result = convert_clamp_checkpoint(
         src,
         str(tmp_path / 'explicit.pth'),
-        config=tiny_cfg(kind),
+        config=tiny_config(kind),
         cfg_options={'model.neck.keypoint_names': humanized})
     assert result.keypoint_names == humanized
     assert Config.fromfile(result.config_path).model.neck.keypoint_names == (
@@ -718,7 +694,8 @@ def test_compatibility_warnings(resnet_case, tmp_path):
     assert str(list(CLAMP_AP10K_KEYPOINT_NAMES)) in text
 
 
-def test_keypoint_names_from_meta_are_parsed_not_run(resnet_case, tmp_path):
+def test_keypoint_names_from_meta_are_parsed_not_run(resnet_case, tmp_path,
+                                                     tiny_config):
     text = ("import os\nraise RuntimeError('executed')\n"
             "model = dict(type='CLAMP', class_names=['a b', 'c'])\n")
     assert clamp_keypoint_names_from_meta(dict(config=text)) == ['a b', 'c']
@@ -733,13 +710,13 @@ def test_keypoint_names_from_meta_are_parsed_not_run(resnet_case, tmp_path):
     src = save_clamp(clamp, tmp_path / 'clamp.pth', class_names=['a', 'b'])
     with pytest.raises(CLAMPConversionError, match='CLAMP names 2 keypoints'):
         convert_clamp_checkpoint(
-            src, str(tmp_path / 'out.pth'), config=tiny_cfg(kind))
+            src, str(tmp_path / 'out.pth'), config=tiny_config(kind))
 
 
 # ---------------------------------------------------------------------------
 # Clear errors
 # ---------------------------------------------------------------------------
-def test_not_a_clamp_checkpoint(resnet_case, tmp_path):
+def test_not_a_clamp_checkpoint(resnet_case, tmp_path, tiny_config):
     kind, original, _, _ = resnet_case
     dst = str(tmp_path / 'out.pth')
     ours = str(tmp_path / 'ours.pth')
@@ -747,7 +724,7 @@ def test_not_a_clamp_checkpoint(resnet_case, tmp_path):
     with pytest.raises(
             CLAMPConversionError, match='already in the '
             'promptpose_mm layout') as info:
-        convert_clamp_checkpoint(ours, dst, config=tiny_cfg(kind))
+        convert_clamp_checkpoint(ours, dst, config=tiny_config(kind))
     assert ours in str(info.value)
 
     other = str(tmp_path / 'other.pth')
@@ -756,13 +733,13 @@ def test_not_a_clamp_checkpoint(resnet_case, tmp_path):
             CLAMPConversionError,
             match='is not a checkpoint of '
             'the published CLAMP code') as info:
-        convert_clamp_checkpoint(other, dst, config=tiny_cfg(kind))
+        convert_clamp_checkpoint(other, dst, config=tiny_config(kind))
     assert other in str(info.value) and 'contexts' in str(info.value)
 
     corrupt = tmp_path / 'corrupt.pth'
     corrupt.write_bytes(b'not a checkpoint')
     with pytest.raises(CLAMPConversionError, match='cannot read') as info:
-        convert_clamp_checkpoint(str(corrupt), dst, config=tiny_cfg(kind))
+        convert_clamp_checkpoint(str(corrupt), dst, config=tiny_config(kind))
     assert str(corrupt) in str(info.value)
     with pytest.raises(CLAMPConversionError, match='not found'):
         convert_clamp_checkpoint(str(tmp_path / 'nope.pth'), dst)
@@ -806,14 +783,14 @@ def test_unused_and_missing_keys(case):
     assert set(result.state_dict) == set(target) - set(result.missing)
 
 
-def test_backbone_kind_must_match_config(vit_case, tmp_path):
+def test_backbone_kind_must_match_config(vit_case, tmp_path, tiny_config):
     _, _, clamp, _ = vit_case
     src = save_clamp(clamp, tmp_path / 'clamp_vit.pth')
     with pytest.raises(
             CLAMPConversionError,
             match='CLAMP vit backbone.*builds CLIPResNet'):
         convert_clamp_checkpoint(
-            src, str(tmp_path / 'out.pth'), config=tiny_cfg('resnet'))
+            src, str(tmp_path / 'out.pth'), config=tiny_config('resnet'))
 
 
 def test_cli(resnet_case, tmp_path, capsys):

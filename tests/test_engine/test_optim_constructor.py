@@ -12,8 +12,8 @@ from torch import nn
 
 import promptpose_mm  # noqa: F401  (registers)
 from promptpose_mm.engine import default_weight_decay, uses_decay_multipliers
+from tests.paths import ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PAPER = osp.join(ROOT, 'configs', 'promptpose',
                  'td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256.py')
 

@@ -4,7 +4,6 @@ Random weights (no download): the ``PretrainedCLIP`` (and ``Pretrained``)
 inits are switched off, the rest of each config (model, codec, pipelines,
 optimizer) is used as is, on the bundled AP-10K samples.
 """
-import glob
 import os.path as osp
 
 import pytest
@@ -14,16 +13,13 @@ from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS, MODELS
-from test_recipes import RECIPES
 
 import promptpose_mm  # noqa: F401
 from promptpose_mm.engine import apply_dataset_keypoints
+from tests.paths import AP10K, CONFIG_FILES, ROOT
+from tests.test_configs.recipes import RECIPES
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-AP10K = osp.join(ROOT, 'tests', 'data', 'ap10k')
-CONFIGS = sorted(
-    glob.glob(osp.join(ROOT, 'configs', '*.py')) +
-    glob.glob(osp.join(ROOT, 'configs', 'promptpose', '*.py')))
+CONFIGS = CONFIG_FILES
 
 
 def config_id(path: str) -> str:
@@ -64,7 +60,14 @@ def test_every_config_is_covered():
     assert len(names) >= 34
 
 
-@pytest.mark.parametrize('path', CONFIGS, ids=config_id)
+def config_param(path: str):
+    """The config as a test parameter: slow unless a tiny CPU config (the
+    others build the full-size ResNet-50 / ViT-B/16 models)."""
+    marks = () if 'tiny' in osp.basename(path) else pytest.mark.slow
+    return pytest.param(path, marks=marks, id=config_id(path))
+
+
+@pytest.mark.parametrize('path', [config_param(path) for path in CONFIGS])
 def test_config_trains_one_step_and_predicts_with_flip(path):
     init_default_scope('mmpose')
     torch.manual_seed(0)

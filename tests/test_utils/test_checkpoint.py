@@ -19,9 +19,7 @@ from mmengine.logging import HistoryBuffer
 import promptpose_mm  # noqa: F401  (allows the MMEngine types)
 from promptpose_mm.engine import PromptPoseRunner as Runner
 from promptpose_mm.utils.checkpoint import empty_bytes, history_buffer_getattr
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY = osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py')
+from tests.paths import TINY
 
 
 def tiny_cfg(work_dir: str, epochs: int) -> Config:

@@ -13,8 +13,8 @@ import torch
 from mmengine.config import Config
 
 from promptpose_mm.engine import PromptPoseRunner as Runner
+from tests.paths import ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PROJECT = osp.join(ROOT, 'projects', 'zebra_example')
 CONFIG = osp.join(PROJECT, 'configs', 'promptpose-tiny_zebra.py')
 ZEBRA_NAMES = [

@@ -1,0 +1,25 @@
+"""The repository's paths the tests read, defined once (not a test module).
+
+Every test module imports its paths from here, whatever its depth under
+``tests/``; ``conftest.py`` hands the same ones out as fixtures.
+"""
+import glob
+import os.path as osp
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG_DIR = osp.join(ROOT, 'configs')
+PROMPTPOSE_CONFIGS = osp.join(CONFIG_DIR, 'promptpose')
+DATA = osp.join(ROOT, 'tests', 'data')
+AP10K = osp.join(DATA, 'ap10k')
+# the tiny CPU config (CLIP ResNet), by its short name
+TINY = osp.join(CONFIG_DIR, 'promptpose_tiny_ap10k.py')
+# a tiny config per backbone: the same architectures as
+# promptpose_mm.testing.TINY_CLIP_SPECS, random weights, the bundled data
+TINY_CONFIGS = dict(
+    resnet=TINY,
+    vit=osp.join(PROMPTPOSE_CONFIGS,
+                 'td-hm_promptpose-tiny-clip-vit_1xb2-500e_ap10k-256x256.py'))
+# every shipped config: the short names and the paper's (and tiny) ones
+CONFIG_FILES = sorted(
+    glob.glob(osp.join(CONFIG_DIR, '*.py')) +
+    glob.glob(osp.join(PROMPTPOSE_CONFIGS, '*.py')))
