@@ -3,7 +3,7 @@
 :func:`write_protocol_configs` writes downstream configs that inherit the
 paper configs (by absolute path) and override only the dataset (a COCO
 keypoint file with its MMPose metainfo, e.g. from
-:func:`promptpose_mm.annotations.convert_deeplabcut_project`), random
+:func:`promptpose_mm.annotations.import_labels`), random
 initialisation, the protocol's optimiser and schedule, and the seed.
 Ablations of PromptPose inherit its protocol config and switch one part off
 (:data:`ABLATIONS`). :func:`run_training` trains one config with MMEngine's
@@ -22,6 +22,8 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
+from promptpose_mm.annotations.dataset_config import (config_text,
+                                                      dataset_entries)
 from .benchmark import markdown_table
 
 # One PromptPose part switched off alone: the config change it makes.
@@ -72,10 +74,6 @@ def _nested(options: Dict[str, object]) -> Dict[str, dict]:
     return out
 
 
-def _assignments(values: Dict[str, object]) -> str:
-    return ''.join(f'{key} = {value!r}\n' for key, value in values.items())
-
-
 def is_promptpose(config: str) -> bool:
     """Whether the config's model has a (PromptPose) neck."""
     return Config.fromfile(config).model.get('neck') is not None
@@ -88,44 +86,20 @@ def protocol_overrides(data: Dict[str, object], protocol: Protocol,
     Args:
         data (dict): ``train``, ``val``, ``metainfo`` (paths),
             ``img_root`` and ``num_keypoints``, as
-            :func:`convert_deeplabcut_project` returns.
+            :func:`~promptpose_mm.annotations.import_labels` returns.
         protocol (Protocol): budget, optimiser, schedule and seed.
         promptpose (bool): the model has the prompt neck.
     """
-    metainfo = dict(from_file=data['metainfo'])
-    img_prefix = dict(img=osp.join(data['img_root'], ''))
-
-    def loader(split: str, shuffle: bool) -> dict:
-        return dict(
-            batch_size=protocol.batch_size,
-            num_workers=protocol.num_workers,
-            persistent_workers=protocol.num_workers > 0,
-            sampler=dict(type='DefaultSampler', shuffle=shuffle),
-            dataset=dict(
-                type='CocoDataset',
-                data_root='',
-                ann_file=data[split],
-                data_prefix=img_prefix,
-                metainfo=metainfo))
-
     # the dataset is stated once (the loaders' metainfo): the prompt names,
     # K and the head's channels follow from it (PromptPoseRunner)
     model = dict(backbone=dict(init_cfg=None))
     if promptpose:
         model['neck'] = dict(init_cfg=None)
-    val_loader = loader('val', False)
-    val_loader['sampler']['round_up'] = False
-    evaluator = [
-        dict(type='CocoMetric', ann_file=data['val']),
-        dict(type='EPE')
-    ]
     return dict(
         model=model,
-        train_dataloader=loader('train', True),
-        val_dataloader=val_loader,
-        test_dataloader=val_loader,
-        val_evaluator=evaluator,
-        test_evaluator=evaluator,
+        **dataset_entries(data['train'], data['val'], data['metainfo'],
+                          data['img_root'], protocol.batch_size,
+                          protocol.num_workers),
         train_cfg=dict(
             max_epochs=protocol.stop_epoch or protocol.epochs,
             val_interval=protocol.val_interval),
@@ -191,8 +165,7 @@ def write_protocol_configs(data: Dict[str, object],
                          f'{sorted(ABLATIONS)}')
     os.makedirs(out_dir, exist_ok=True)
     configs = {}
-    header = (
-        '# Written by promptpose_mm.analysis.label_comparison: {what}.\n')
+    header = 'Written by promptpose_mm.analysis.label_comparison: {what}.'
     for name, base, promptpose in (('simplebaseline', baseline_config, False),
                                    ('promptpose', promptpose_config, True)):
         base = osp.abspath(base)
@@ -200,9 +173,10 @@ def write_protocol_configs(data: Dict[str, object],
             raise ValueError(f'{base}: expected a '
                              f'{"PromptPose" if promptpose else "SimpleBase"}'
                              f'{"" if promptpose else "line"} config')
-        text = header.format(what='the paper config, the labelled set and '
-                             'the protocol') + f'_base_ = [{base!r}]\n\n'
-        text += _assignments(protocol_overrides(data, protocol, promptpose))
+        text = config_text(
+            base, protocol_overrides(data, protocol, promptpose),
+            header.format(what='the paper config, the labelled set and '
+                          'the protocol'))
         path = osp.join(out_dir, f'{name}.py')
         with open(path, 'w') as file:
             file.write(text)
@@ -210,9 +184,8 @@ def write_protocol_configs(data: Dict[str, object],
     derived = {f'promptpose-no_{name}': ABLATIONS[name] for name in ablations}
     derived.update(variants or {})
     for name, options in derived.items():
-        text = header.format(what=f'PromptPose variant {name}')
-        text += "_base_ = ['./promptpose.py']\n\n"
-        text += _assignments(_nested(options))
+        text = config_text('./promptpose.py', _nested(options),
+                           header.format(what=f'PromptPose variant {name}'))
         path = osp.join(out_dir, f'{name}.py')
         with open(path, 'w') as file:
             file.write(text)

@@ -1,339 +1,238 @@
-"""A small reader of single-animal DeepLabCut projects, to COCO keypoints.
+"""DeepLabCut projects read into a :class:`~.labels.LabelSet`.
 
-Scope: the classic single-animal layout (``config.yaml`` and
-``labeled-data/<video>/CollectedData_<scorer>.csv`` with the three header
-rows ``scorer / bodyparts / coords``, one row per frame, empty cells for
-unlabelled points). Multi-animal projects (an ``individuals`` header row)
-are refused. A full importer of other label formats is out of scope here.
+A project is a folder with ``config.yaml`` and
+``labeled-data/<video>/CollectedData_<scorer>.h5`` (the table DeepLabCut
+trains from) or its ``.csv`` twin; the ``.h5`` is read when both exist.
+Both are read with pandas into the same table: header rows ``scorer /
+bodyparts / coords`` (single-animal) or ``scorer / individuals / bodyparts
+/ coords`` (multi-animal), one row per image, the image path in one index
+column (older projects) or three (``labeled-data``, video, file name),
+empty cells for unlabelled points.
 
-- :func:`read_deeplabcut_project` reads the bodyparts, the skeleton and the
-  labelled frames (with their image sizes);
-- :func:`deeplabcut_to_coco` turns frames into a COCO keypoint file: one
-  instance per frame, labelled points with visibility 2, unlabelled ones
-  ``0, 0, 0``, and a square box around the labelled points, padded on
-  every side (DeepLabCut has no boxes);
-- :func:`deeplabcut_metainfo` / :func:`write_metainfo` give an MMPose
-  dataset metainfo (names from the bodyparts, skeleton from
-  ``config.yaml``, flip pairs only for left/right names, one OKS sigma);
-- :func:`convert_deeplabcut_project` does all of it with a train/val split
-  (every ``val_every``-th frame in file order to validation).
+- Single-animal: the keypoints are ``config.yaml``'s ``bodyparts``; one
+  instance per image.
+- Multi-animal: the keypoints are ``multianimalbodyparts``; one instance
+  per individual with a labelled point. ``uniquebodyparts`` (points of no
+  individual, DeepLabCut's ``single``) have no place among them: they are
+  not imported, and every such labelled point is reported as skipped.
+
+The label table must name exactly the keypoints of ``config.yaml``;
+otherwise a :class:`~.labels.LabelError` names both lists. Images that are
+missing or unreadable are reported as skipped, as are points outside their
+image and frames without a labelled point (:func:`~.labels.clean_frames`).
 """
 import glob
-import json
-import os
 import os.path as osp
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from promptpose_mm.utils.keypoint_names import humanize_keypoint_name
+from .labels import (LabelError, LabelledFrame, LabelSet, Skipped,
+                     check_skeleton, clean_frames)
 
 
-class DeepLabCutFrame(NamedTuple):
-    """One labelled frame.
-
-    Attributes:
-        file_name (str): the image path relative to the project folder
-            (as the label table writes it, with ``/`` separators).
-        keypoints (np.ndarray): ``(K, 2)`` float64 pixel coordinates in the
-            image's own frame, NaN where the point is unlabelled.
-        width (int): image width in pixels.
-        height (int): image height in pixels.
-    """
-    file_name: str
-    keypoints: np.ndarray
-    width: int
-    height: int
-
-
-class DeepLabCutProject(NamedTuple):
-    """A DeepLabCut project's labels.
-
-    Attributes:
-        root (str): the project folder.
-        task (str): ``Task`` from ``config.yaml``.
-        bodyparts (list[str]): the keypoint names, in ``config.yaml`` order.
-        skeleton (list[tuple[str, str]]): links by bodypart name.
-        frames (list[DeepLabCutFrame]): the labelled frames, in the order of
-            the label files (sorted by path) and of their rows.
-    """
-    root: str
-    task: str
-    bodyparts: List[str]
-    skeleton: List[Tuple[str, str]]
-    frames: List[DeepLabCutFrame]
-
-
-def _read_label_table(path: str, bodyparts: Sequence[str]
-                      ) -> List[Tuple[str, np.ndarray]]:
-    """Rows of a ``CollectedData_*.csv``: (image path, ``(K, 2)`` points)."""
+def _pandas():
     try:
         import pandas as pd
     except ImportError as error:  # pragma: no cover - in the stack
         raise ImportError('reading DeepLabCut labels needs pandas '
-                          '(pip install pandas)') from error
+                          '(pip install pandas tables)') from error
+    return pd
+
+
+def find_label_tables(root: str) -> List[str]:
+    """Each ``labeled-data`` folder's label table: the ``.h5`` where one
+    exists, else the ``.csv``; sorted by folder."""
+    tables = []
+    for folder in sorted(glob.glob(osp.join(root, 'labeled-data', '*'))):
+        found = sorted(glob.glob(osp.join(folder, 'CollectedData_*.h5')))
+        found = found or sorted(
+            glob.glob(osp.join(folder, 'CollectedData_*.csv')))
+        if len(found) > 1:
+            raise LabelError(
+                f'{folder}: several label tables {found}; keep one '
+                'CollectedData_<scorer> file per folder (one scorer)')
+        tables += found
+    if not tables:
+        raise FileNotFoundError(
+            f'{root}: no labeled-data/*/CollectedData_*.h5 or .csv; label '
+            'frames in DeepLabCut first, or give the project folder')
+    return tables
+
+
+def read_label_table(path: str):
+    """A DeepLabCut label table as a pandas DataFrame.
+
+    Returns:
+        pandas.DataFrame: index the image paths (``/``-joined, as given),
+        columns ``(individual, bodypart, coord)`` with ``individual`` ''
+        for single-animal tables, float values (NaN where unlabelled).
+    """
+    pd = _pandas()
+    if path.endswith('.h5'):
+        try:
+            table = pd.read_hdf(path)
+        except (OSError, ValueError, KeyError, ImportError) as error:
+            raise LabelError(f'{path}: not a readable DeepLabCut .h5 table '
+                             f'({error}); re-save the labels in DeepLabCut '
+                             'or remove it to use the .csv') from None
+    else:
+        with open(path) as file:
+            first_cells = [
+                file.readline().split(',')[0].strip() for _ in range(4)
+            ]
+        levels = (['scorer', 'individuals', 'bodyparts', 'coords']
+                  if first_cells[1] == 'individuals' else
+                  ['scorer', 'bodyparts', 'coords'])
+        if first_cells[:len(levels)] != levels:
+            raise LabelError(
+                f'{path}: expected the header rows {levels} of a DeepLabCut '
+                f'label table, got {first_cells[:len(levels)]}')
+        table = pd.read_csv(path, header=list(range(len(levels))), index_col=0)
+        # newer tables split the image path over three index columns,
+        # whose 2nd and 3rd have no header ("Unnamed: ...")
+        extra = [c for c in table.columns if str(c[0]).startswith('Unnamed')]
+        if extra:
+            parts = [table.index.astype(str)
+                     ] + [table[c].astype(str) for c in extra]
+            table = table.drop(columns=extra)
+            table.index = ['/'.join(p) for p in zip(*parts)]
+        table.columns = table.columns.set_names(levels)
+    if isinstance(table.index, pd.MultiIndex):
+        table.index = ['/'.join(map(str, key)) for key in table.index]
+    names = list(table.columns.names)
+    if names[-2:] != ['bodyparts', 'coords'] or names[0] != 'scorer':
+        raise LabelError(f'{path}: column levels {names} are not those of a '
+                         'DeepLabCut label table (scorer, [individuals,] '
+                         'bodyparts, coords)')
+    if table.columns.get_level_values('scorer').nunique() != 1:
+        raise LabelError(f'{path}: more than one scorer; keep one')
+    table = table.droplevel('scorer', axis=1)
+    if 'individuals' not in table.columns.names:
+        table = pd.concat({'': table}, axis=1, names=['individuals'])
+    try:
+        table = table.apply(pd.to_numeric)
+    except (ValueError, TypeError) as error:
+        raise LabelError(f'{path}: a coordinate is not a number ({error}); '
+                         'fix the cell or relabel the frame') from None
+    table.index = [str(name).replace('\\', '/') for name in table.index]
+    return table
+
+
+def _image_size(path: str) -> Optional[Tuple[int, int]]:
+    """(width, height), or None when the file cannot be read."""
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(path) as image:
+            image.verify()
+            return image.size
+    except (OSError, UnidentifiedImageError, SyntaxError):
+        return None
+
+
+def _read_config(root: str) -> dict:
+    import yaml
+    path = osp.join(root, 'config.yaml')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{root}: no config.yaml; give the folder of '
+                                'a DeepLabCut project')
     with open(path) as file:
-        first_cells = [file.readline().split(',')[0] for _ in range(4)]
-    if first_cells[1] == 'individuals':
-        raise ValueError(f'{path}: a multi-animal DeepLabCut table (with an '
-                         '"individuals" row) is not supported')
-    if first_cells[:3] != ['scorer', 'bodyparts', 'coords']:
-        raise ValueError(
-            f'{path}: expected the three header rows scorer, bodyparts, '
-            f'coords of a single-animal DeepLabCut table, got {first_cells}')
-    table = pd.read_csv(path, header=[0, 1, 2], index_col=0)
-    # Newer tables split the image path over three index columns; their
-    # 2nd and 3rd columns have no header ("Unnamed: ...").
-    extra = [col for col in table.columns if str(col[0]).startswith('Unnamed')]
-    if extra:
-        parts = [table.index.astype(str)
-                 ] + [table[col].astype(str) for col in extra]
-        table = table.drop(columns=extra)
-        table.index = ['/'.join(p) for p in zip(*parts)]
-    table.columns = table.columns.droplevel(0)  # the scorer
-    missing = [name for name in bodyparts if (name, 'x') not in table]
-    if missing:
-        raise ValueError(f'{path}: no columns for bodyparts {missing} of '
-                         'config.yaml')
-    rows = []
-    for file_name, row in table.iterrows():
-        points = np.array([[row[(name, 'x')], row[(name, 'y')]]
-                           for name in bodyparts],
-                          dtype=np.float64)
-        # a point is labelled only when both coordinates are
-        points[~np.isfinite(points).all(axis=1)] = np.nan
-        rows.append((str(file_name).replace(os.sep, '/'), points))
-    return rows
+        return yaml.safe_load(file) or {}
 
 
-def _image_size(path: str) -> Tuple[int, int]:
-    from PIL import Image
-    with Image.open(path) as image:
-        return image.size
-
-
-def read_deeplabcut_project(root: str) -> DeepLabCutProject:
-    """Read a single-animal DeepLabCut project.
+def read_deeplabcut_project(root: str) -> LabelSet:
+    """Read a single- or multi-animal DeepLabCut project.
 
     Args:
         root (str): the folder holding ``config.yaml`` and
             ``labeled-data/``.
 
     Returns:
-        DeepLabCutProject: names, skeleton and labelled frames.
+        LabelSet: names from ``config.yaml``, its skeleton, the frames in
+        folder and row order (images relative to ``root``), what was
+        skipped, ``source='deeplabcut'``.
     """
-    import yaml
+    root = osp.abspath(root)
+    config = _read_config(root)
     config_path = osp.join(root, 'config.yaml')
-    if not osp.isfile(config_path):
-        raise FileNotFoundError(f'{root}: no config.yaml; give the folder of '
-                                'a DeepLabCut project')
-    with open(config_path) as file:
-        config = yaml.safe_load(file)
-    if config.get('multianimalproject'):
-        raise ValueError(f'{root}: multi-animal projects are not supported')
-    bodyparts = [str(name) for name in config['bodyparts']]
-    skeleton = [(str(a), str(b)) for a, b in (config.get('skeleton') or [])]
-    unknown = {name for link in skeleton for name in link} - set(bodyparts)
-    if unknown:
-        raise ValueError(f'{config_path}: skeleton names {sorted(unknown)} '
-                         'are not bodyparts')
-    tables = sorted(
-        glob.glob(osp.join(root, 'labeled-data', '*', 'CollectedData_*.csv')))
-    if not tables:
-        raise FileNotFoundError(
-            f'{root}: no labeled-data/*/CollectedData_*.csv')
-    frames = []
-    for table in tables:
-        for file_name, points in _read_label_table(table, bodyparts):
-            width, height = _image_size(osp.join(root, file_name))
+    multi = bool(config.get('multianimalproject'))
+    key = 'multianimalbodyparts' if multi else 'bodyparts'
+    bodyparts = [str(name) for name in (config.get(key) or [])]
+    if not bodyparts:
+        raise LabelError(f'{config_path}: no {key}; list the keypoints there')
+    unique = [str(name) for name in (config.get('uniquebodyparts') or [])
+              ] if multi else []
+    skeleton = check_skeleton(bodyparts, [
+        link for link in (config.get('skeleton') or [])
+        if not set(map(str, link)) & set(unique)
+    ], config_path)
+    frames: List[LabelledFrame] = []
+    skipped: List[Skipped] = []
+    for path in find_label_tables(root):
+        table = read_label_table(path)
+        video = osp.basename(osp.dirname(path))
+        by_individual: Dict[str, List[str]] = {}
+        for individual, part, _ in table.columns:
+            parts = by_individual.setdefault(individual, [])
+            if part not in parts:
+                parts.append(part)
+        for individual, parts in by_individual.items():
+            if multi and individual == 'single':
+                expected, what = unique, 'uniquebodyparts'
+            else:
+                expected, what = bodyparts, key
+            if set(parts) != set(expected):
+                raise LabelError(
+                    f'{path}: the bodyparts {parts} of '
+                    f'{individual or "the table"} differ from {what} '
+                    f'{expected} in {config_path}; make config.yaml list '
+                    'the labelled bodyparts (or relabel the frames)')
+        animals = [i for i in by_individual if not (multi and i == 'single')]
+        for file_name, row in table.iterrows():
+            image = osp.join(root, file_name)
+            if not osp.isfile(image):
+                # older tables name the image only: it lies by the table
+                near = osp.join(osp.dirname(path), osp.basename(file_name))
+                if osp.isfile(near):
+                    image = near
+                    file_name = osp.relpath(near, root).replace('\\', '/')
+            size = _image_size(image) if osp.isfile(image) else None
+            if size is None:
+                skipped.append(
+                    Skipped(
+                        'missing image' if not osp.isfile(image) else
+                        'unreadable image', f'{image} (row of {path})'))
+                continue
+            instances = np.array([[[row[(i, part, 'x')], row[(i, part, 'y')]]
+                                   for part in bodyparts] for i in animals],
+                                 dtype=np.float64).reshape(
+                                     len(animals), len(bodyparts), 2)
+            # a point is labelled only when both coordinates are
+            instances[~np.isfinite(instances).all(-1)] = np.nan
+            if 'single' in by_individual and multi:
+                for part in unique:
+                    if np.isfinite([
+                            row[('single', part, 'x')],
+                            row[('single', part, 'y')]
+                    ]).all():
+                        skipped.append(
+                            Skipped(
+                                'unique bodypart, no individual (not '
+                                'imported)', f'{file_name}: {part}'))
             frames.append(
-                DeepLabCutFrame(file_name, points, int(width), int(height)))
-    return DeepLabCutProject(root, str(config.get('Task', 'deeplabcut')),
-                             bodyparts, skeleton, frames)
-
-
-def square_box(points: np.ndarray, padding: float = 0.25) -> List[float]:
-    """A square box ``[x, y, w, h]`` around the labelled points.
-
-    The square's side is the larger extent of the points (at least 1
-    pixel), centred on them, and grows by ``padding`` times the side on
-    every side.
-    """
-    points = points[np.isfinite(points).all(axis=1)]
-    if not len(points):
-        raise ValueError('a box needs at least one labelled point')
-    low, high = points.min(axis=0), points.max(axis=0)
-    center = (low + high) / 2
-    side = max(float((high - low).max()), 1.0) * (1 + 2 * padding)
-    return [
-        float(center[0] - side / 2),
-        float(center[1] - side / 2), side, side
-    ]
-
-
-def deeplabcut_to_coco(project: DeepLabCutProject,
-                       frames: Optional[Sequence[DeepLabCutFrame]] = None,
-                       padding: float = 0.25) -> dict:
-    """COCO keypoint annotations of DeepLabCut frames.
-
-    Image ids count from 1 in the order of ``frames``; each frame holding a
-    labelled point gets one instance (category 1, the project's task)
-    with its square box (:func:`square_box`) and box area.
-
-    Args:
-        project (DeepLabCutProject): the project (names and skeleton).
-        frames (Sequence[DeepLabCutFrame], optional): the frames to export;
-            all of the project's by default.
-        padding (float): box padding per side, as a fraction of the side.
-
-    Returns:
-        dict: ``images``, ``annotations`` and ``categories``.
-    """
-    frames = project.frames if frames is None else frames
-    index = {name: i for i, name in enumerate(project.bodyparts)}
-    images, annotations = [], []
-    for image_id, frame in enumerate(frames, start=1):
-        images.append(
-            dict(
-                id=image_id,
-                file_name=frame.file_name,
-                width=frame.width,
-                height=frame.height))
-        labelled = np.isfinite(frame.keypoints).all(axis=1)
-        if not labelled.any():
-            continue
-        keypoints = []
-        for (x, y), seen in zip(frame.keypoints, labelled):
-            keypoints += [float(x), float(y), 2] if seen else [0.0, 0.0, 0]
-        box = square_box(frame.keypoints, padding)
-        annotations.append(
-            dict(
-                id=len(annotations) + 1,
-                image_id=image_id,
-                category_id=1,
-                keypoints=keypoints,
-                num_keypoints=int(labelled.sum()),
-                bbox=box,
-                area=box[2] * box[3],
-                iscrowd=0))
-    categories = [
-        dict(
-            id=1,
-            name=project.task,
-            supercategory='animal',
-            keypoints=list(project.bodyparts),
-            skeleton=[[index[a] + 1, index[b] + 1]
-                      for a, b in project.skeleton])
-    ]
-    return dict(images=images, annotations=annotations, categories=categories)
-
-
-def _flip_partner(name: str, names: Sequence[str]) -> str:
-    """The bodypart that mirrors ``name`` (left <-> right), or ''."""
-    words = humanize_keypoint_name(name).split()
-    swap = {'left': 'right', 'right': 'left'}
-    if not any(word in swap for word in words):
-        return ''
-    mirrored = [swap.get(word, word) for word in words]
-    for other in names:
-        if humanize_keypoint_name(other).split() == mirrored:
-            return other
-    return ''
-
-
-def deeplabcut_metainfo(project: DeepLabCutProject,
-                        sigma: float = 0.025) -> dict:
-    """MMPose ``dataset_info`` of the project.
-
-    Keypoint names are the bodyparts, links the skeleton; a bodypart is
-    swapped on flips only with its left/right mirror name (``LeftEar`` /
-    ``RightEar``, ``L_paw`` / ``R_paw``), none otherwise. Every keypoint
-    has joint weight 1 and OKS sigma ``sigma`` (DeepLabCut defines none).
-    """
-    names = project.bodyparts
-    palette = [[255, 128, 0], [0, 255, 0], [51, 153, 255], [255, 51, 255],
-               [255, 255, 0], [0, 255, 255], [255, 0, 0], [128, 0, 255]]
-    keypoint_info = {
-        i:
-        dict(
-            name=name,
-            id=i,
-            color=palette[i % len(palette)],
-            type='',
-            swap=_flip_partner(name, names))
-        for i, name in enumerate(names)
-    }
-    skeleton_info = {
-        i: dict(link=tuple(link), id=i, color=[0, 0, 255])
-        for i, link in enumerate(project.skeleton)
-    }
-    return dict(
-        dataset_name=f'deeplabcut_{project.task}',
-        paper_info=dict(
-            author='Mathis, Alexander and others',
-            title='DeepLabCut: markerless pose estimation of user-defined '
-            'body parts with deep learning',
-            container='Nature Neuroscience',
-            year='2018',
-            homepage='https://github.com/DeepLabCut/DeepLabCut'),
-        keypoint_info=keypoint_info,
-        skeleton_info=skeleton_info,
-        joint_weights=[1.0] * len(names),
-        sigmas=[float(sigma)] * len(names))
-
-
-def write_metainfo(path: str, dataset_info: dict) -> str:
-    """Write ``dataset_info = ...`` as an MMPose metainfo file."""
-    with open(path, 'w') as file:
-        file.write('# MMPose dataset metainfo written by promptpose_mm.'
-                   'annotations.deeplabcut\n')
-        file.write(f'dataset_info = {dataset_info!r}\n')
-    return path
-
-
-def split_every(frames: Sequence[DeepLabCutFrame],
-                val_every: int = 5
-                ) -> Tuple[List[DeepLabCutFrame], List[DeepLabCutFrame]]:
-    """Every ``val_every``-th frame in file order (the 5th, 10th, ...)
-    to validation, the others to training."""
-    if val_every < 2:
-        raise ValueError(f'val_every must be >= 2, got {val_every}')
-    train = [f for i, f in enumerate(frames) if (i + 1) % val_every]
-    val = [f for i, f in enumerate(frames) if not (i + 1) % val_every]
-    return train, val
-
-
-def convert_deeplabcut_project(root: str,
-                               out_dir: str,
-                               val_every: int = 5,
-                               padding: float = 0.25,
-                               sigma: float = 0.025
-                               ) -> Dict[str, Union[str, int]]:
-    """Convert a DeepLabCut project into COCO train/val files + metainfo.
-
-    Writes ``train.json``, ``val.json`` and ``metainfo.py`` into
-    ``out_dir``. Image paths stay relative to the project folder, so
-    configs use ``data_prefix=dict(img=root)``.
-
-    Returns:
-        dict: the paths ``train``, ``val``, ``metainfo``, the absolute
-        project folder ``img_root``, the keypoint count ``num_keypoints``
-        and the frame counts ``num_train``, ``num_val``.
-    """
-    project = read_deeplabcut_project(root)
-    train, val = split_every(project.frames, val_every)
-    os.makedirs(out_dir, exist_ok=True)
-    paths = dict(
-        train=osp.join(out_dir, 'train.json'),
-        val=osp.join(out_dir, 'val.json'),
-        metainfo=osp.join(out_dir, 'metainfo.py'),
-        img_root=osp.abspath(root))
-    for split, frames in (('train', train), ('val', val)):
-        with open(paths[split], 'w') as file:
-            json.dump(deeplabcut_to_coco(project, frames, padding), file)
-    write_metainfo(paths['metainfo'], deeplabcut_metainfo(project, sigma))
-    paths.update(
-        num_keypoints=len(project.bodyparts),
-        num_train=len(train),
-        num_val=len(val))
-    return paths
+                LabelledFrame(file_name, int(size[0]), int(size[1]), instances,
+                              video, tuple(animals)))
+    frames, rejected = clean_frames(frames, bodyparts, root)
+    if not frames:
+        raise LabelError(f'{root}: no frame with a labelled point and a '
+                         f'readable image ({len(skipped + rejected)} '
+                         'skipped); check the image paths in the tables')
+    return LabelSet(
+        name=str(config.get('Task') or osp.basename(root)),
+        bodyparts=bodyparts,
+        skeleton=skeleton,
+        frames=frames,
+        image_root=root,
+        flip_pairs=None,
+        skipped=skipped + rejected,
+        source='deeplabcut')

@@ -83,6 +83,8 @@ from torch import Tensor, nn
 
 from promptpose_mm.models.clip.open_clip_api import (block_mlp_activation,
                                                      is_quick_gelu)
+from promptpose_mm.utils.installed_configs import (PAPER_CONFIGS,
+                                                   installed_config)
 from promptpose_mm.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -154,10 +156,8 @@ CLAMP_AP10K_KEYPOINT_NAMES: Tuple[str,
 #: model (under the package's ``.mim/configs``, i.e. the repository's
 #: ``configs``).
 CLAMP_DEFAULT_CONFIGS: Dict[str, str] = {
-    'resnet':
-    'promptpose/td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256.py',
-    'vit':
-    'promptpose/td-hm_promptpose-clip-vit-b16_8xb16-210e_ap10k-256x256.py',
+    'resnet': PAPER_CONFIGS['rn50'],
+    'vit': PAPER_CONFIGS['vit-b16'],
 }
 
 # Keys every CLAMP checkpoint has, and what tells the backbones apart.
@@ -531,14 +531,12 @@ def clamp_keypoint_names(meta: Mapping, num_keypoints: int
 def default_clamp_config(backbone: str) -> str:
     """The config file of :data:`CLAMP_DEFAULT_CONFIGS` for ``backbone``.
     """
-    import promptpose_mm
-    root = osp.join(osp.dirname(promptpose_mm.__file__), '.mim', 'configs')
-    path = osp.join(root, CLAMP_DEFAULT_CONFIGS[backbone])
-    if not osp.isfile(path):
+    try:
+        return installed_config(CLAMP_DEFAULT_CONFIGS[backbone])
+    except FileNotFoundError as error:
         raise CLAMPConversionError(
-            f'the default config for a CLAMP {backbone} checkpoint, {path}, '
-            'is not installed; pass the config explicitly (--config)')
-    return path
+            f'the default config for a CLAMP {backbone} checkpoint: {error} '
+            '(--config)') from None
 
 
 def load_target_config(config: Union[str, Config],

@@ -17,12 +17,11 @@ from mmengine.config import Config
 from promptpose_mm.analysis.label_comparison import (ABLATIONS, Protocol,
                                                      format_comparison,
                                                      write_protocol_configs)
-from promptpose_mm.annotations.deeplabcut import (DeepLabCutProject,
-                                                  convert_deeplabcut_project,
-                                                  deeplabcut_metainfo,
-                                                  read_deeplabcut_project,
-                                                  square_box)
+from promptpose_mm.annotations import LabelSet, import_labels
+from promptpose_mm.annotations.deeplabcut import read_deeplabcut_project
+from promptpose_mm.annotations.metainfo import pose_metainfo
 from promptpose_mm.engine import apply_dataset_keypoints
+from promptpose_mm.utils.boxes import square_box
 from tests.paths import ROOT
 
 PROJECT = osp.join(ROOT, 'tests', 'data', 'deeplabcut',
@@ -54,7 +53,7 @@ def _csv_rows():
 
 def test_reads_the_project_exactly():
     project = read_deeplabcut_project(PROJECT)
-    assert project.task == 'Reaching'
+    assert project.name == 'Reaching'
     assert project.bodyparts == BODYPARTS
     assert project.skeleton == [('Hand', 'Finger1'),
                                 ('Joystick1', 'Joystick2')]
@@ -71,15 +70,16 @@ def test_reads_the_project_exactly():
         for k in range(len(BODYPARTS)):
             x, y = cells[2 * k:2 * k + 2]
             if x == '':
-                assert np.isnan(frame.keypoints[k]).all()
+                assert np.isnan(frame.instances[0][k]).all()
             else:
                 # exactly the decimal written in the table
-                assert frame.keypoints[k].tolist() == [float(x), float(y)]
+                assert frame.instances[0][k].tolist() == [float(x), float(y)]
 
 
 def test_converts_to_coco_and_metainfo(tmp_path):
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
-    data = convert_deeplabcut_project(PROJECT, str(tmp_path), val_every=5)
+    data = import_labels(
+        PROJECT, str(tmp_path), base_config=PAPER, val_every=5)
     assert (data['num_train'], data['num_val']) == (4, 1)
     rows = _csv_rows()
     with open(data['train']) as file:
@@ -118,10 +118,10 @@ def test_converts_to_coco_and_metainfo(tmp_path):
 
 
 def test_flip_pairs_only_for_left_right_names():
-    project = DeepLabCutProject(
-        '.', 'x',
-        ['LeftEar', 'RightEar', 'nose', 'L_paw', 'R_paw', 'leftonly'], [], [])
-    info = deeplabcut_metainfo(project)['keypoint_info']
+    project = LabelSet(
+        'x', ['LeftEar', 'RightEar', 'nose', 'L_paw', 'R_paw', 'leftonly'], [],
+        [], '.')
+    info = pose_metainfo(project)['keypoint_info']
     assert [info[i]['swap'] for i in range(6)
             ] == ['RightEar', 'LeftEar', '', 'R_paw', 'L_paw', '']
 
@@ -132,7 +132,8 @@ def test_square_box_of_one_point_is_not_empty():
 
 
 def test_configs_inherit_and_ablate(tmp_path):
-    data = convert_deeplabcut_project(PROJECT, str(tmp_path / 'data'))
+    data = import_labels(
+        PROJECT, str(tmp_path / 'data'), base_config=PAPER, val_every=5)
     configs = write_protocol_configs(
         data,
         str(tmp_path / 'configs'),
@@ -170,7 +171,8 @@ def test_configs_inherit_and_ablate(tmp_path):
         assert c.train_dataloader.dataset.pipeline == paper.train_pipeline
         assert c.val_dataloader.dataset.pipeline == paper.val_pipeline
         assert c.model.test_cfg == paper.model.test_cfg
-        assert [e['type'] for e in c.val_evaluator] == ['CocoMetric', 'EPE']
+        assert [e['type'] for e in c.val_evaluator
+                ] == ['CocoMetric', 'PCKAccuracy', 'EPE']
     assert base.model.neck is None
     assert cfg.model.neck.init_cfg is None
     assert cfg.model.neck.get('metainfo') is None

@@ -133,15 +133,16 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     from mmengine.logging import print_log
 
     from promptpose_mm.analysis import label_comparison as comparison
-    from promptpose_mm.annotations.deeplabcut import convert_deeplabcut_project
+    from promptpose_mm.annotations import import_labels
     if args.configs:
         promptpose_config, baseline_config = args.configs
     else:
         promptpose_config, baseline_config = (
             osp.join(CONFIG_DIR, name) for name in PAIRS[args.pair])
-    data = convert_deeplabcut_project(
+    data = import_labels(
         args.project,
         osp.join(args.work_dir, 'data'),
+        base_config=promptpose_config,
         val_every=args.val_every,
         padding=args.padding,
         sigma=args.sigma)

@@ -440,12 +440,15 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     from mmengine.config import DictAction
 
     from promptpose_mm.analysis import label_comparison as comparison
-    from promptpose_mm.annotations.deeplabcut import convert_deeplabcut_project
+    from promptpose_mm.annotations import import_labels
     tool = _compare_tool()
-    data = convert_deeplabcut_project(args.project,
-                                      osp.join(args.work_dir, 'data'))
     pp_config, sb_config = (
         osp.join(tool.CONFIG_DIR, name) for name in tool.PAIRS[args.pair])
+    data = import_labels(
+        args.project,
+        osp.join(args.work_dir, 'data'),
+        base_config=pp_config,
+        val_every=5)
     configs = comparison.write_protocol_configs(
         data, osp.join(args.work_dir, 'configs'), pp_config, sb_config,
         comparison.Protocol(batch_size=args.batch_size, seed=args.seed))

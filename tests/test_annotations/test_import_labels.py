@@ -1,0 +1,418 @@
+"""DeepLabCut projects and SLEAP files imported as data sets (issue 13).
+
+The projects are written by promptpose_mm.testing.label_projects in the
+tools' own formats (DeepLabCut tables by pandas, SLEAP files by sleap-io)
+with drawn animals whose exact points are known.
+"""
+import ast
+import json
+import os
+import os.path as osp
+import shutil
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+from promptpose_mm.annotations import LabelError, import_labels
+from promptpose_mm.annotations.coco_export import write_json_atomic
+from promptpose_mm.annotations.deeplabcut import (read_deeplabcut_project,
+                                                  read_label_table)
+from promptpose_mm.annotations.sleap import read_sleap_labels
+from promptpose_mm.engine import apply_dataset_keypoints
+from promptpose_mm.testing.label_projects import (MOUSE_PARTS,
+                                                  write_deeplabcut_project,
+                                                  write_sleap_file)
+from tests.paths import PROMPTPOSE_CONFIGS, ROOT, TINY
+
+TOOL = osp.join(ROOT, 'tools', 'dataset_converters', 'import_labels.py')
+PAPER_RN50 = osp.join(
+    PROMPTPOSE_CONFIGS,
+    'td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256.py')
+
+
+def triplets(points: np.ndarray) -> list:
+    """COCO keypoints of ``(K, 2)`` points: ``x, y, 2``; ``0, 0, 0`` where
+    unlabelled."""
+    out = []
+    for x, y in points:
+        out += [0.0, 0.0, 0] if np.isnan(x) else [float(x), float(y), 2]
+    return out
+
+
+def exported(result: dict) -> dict:
+    """file_name -> list of (keypoints, bbox, area) of both splits."""
+    found = {}
+    for split in ('train', 'val'):
+        with open(result[split]) as file:
+            coco = json.load(file)
+        names = {image['id']: image['file_name'] for image in coco['images']}
+        for ann in coco['annotations']:
+            found.setdefault(names[ann['image_id']], []).append(
+                (ann['keypoints'], ann['bbox'], ann['area']))
+    return found
+
+
+def labelled_animals(points: np.ndarray) -> np.ndarray:
+    return points[~np.isnan(points).all(-1).all(-1)]
+
+
+@pytest.fixture
+def dlc_project(tmp_path):
+    root = str(tmp_path / 'mouse-lab-2026')
+    drawn = write_deeplabcut_project(root, {'cage1': 4, 'cage2': 3})
+    return root, drawn
+
+
+def test_deeplabcut_points_are_exported_exactly(dlc_project, tmp_path):
+    root, drawn = dlc_project
+    result = import_labels(root, str(tmp_path / 'out'), base_config=TINY)
+    found = exported(result)
+    assert sorted(found) == sorted(d.file_name for d in drawn)
+    for frame in drawn:
+        (keypoints, _, _), = found[frame.file_name]
+        assert keypoints == triplets(frame.points[0])
+    assert result['num_keypoints'] == 4
+    assert result['counts']['train']['frames'] + result['counts']['val'][
+        'frames'] == 7
+    points = sum(int(np.isfinite(d.points).all(-1).sum()) for d in drawn)
+    assert (result['counts']['train']['points'] +
+            result['counts']['val']['points']) == points
+    assert result['img_root'] == osp.abspath(root)
+
+
+def test_h5_twin_reads_as_the_csv(tmp_path):
+    root = str(tmp_path / 'both')
+    drawn = write_deeplabcut_project(root, {'v1': 3}, table_format='both')
+    table = osp.join(root, 'labeled-data', 'v1', 'CollectedData_lab')
+    from_csv = read_label_table(table + '.csv')
+    from_h5 = read_label_table(table + '.h5')
+    assert list(from_csv.index) == list(from_h5.index)
+    assert list(from_csv.columns) == list(from_h5.columns)
+    np.testing.assert_array_equal(from_csv.to_numpy(), from_h5.to_numpy())
+    os.remove(table + '.csv')  # the .h5 alone
+    labels = read_deeplabcut_project(root)
+    for frame, truth in zip(labels.frames, drawn):
+        np.testing.assert_array_equal(frame.instances, truth.points)
+
+
+def test_multi_animal_project(tmp_path):
+    root = str(tmp_path / 'pair')
+    drawn = write_deeplabcut_project(
+        root, {'arena': 3},
+        individuals=['mouse1', 'mouse2'],
+        unique=['feeder'],
+        unlabelled=0.3,
+        seed=3)
+    labels = read_deeplabcut_project(root)
+    assert labels.bodyparts == MOUSE_PARTS
+    for frame, truth in zip(labels.frames, drawn):
+        kept = labelled_animals(truth.points)
+        np.testing.assert_array_equal(frame.instances, kept)
+        assert len(frame.tracks) == len(kept)
+    result = import_labels(
+        root, str(tmp_path / 'out'), base_config=TINY, val_fraction=0.34)
+    found = exported(result)
+    for truth in drawn:
+        assert [k for k, _, _ in found[truth.file_name]
+                ] == [triplets(p) for p in labelled_animals(truth.points)]
+    # the unique bodypart belongs to no individual: reported, not dropped
+    assert any('3 x unique bodypart' in line for line in result['skipped'])
+    assert 'unique bodypart' in result['text']
+
+
+def test_sleap_file_with_video_frames(tmp_path):
+    path = str(tmp_path / 'session1.slp')
+    drawn = write_sleap_file(path, frames=5, animals=2, predicted_frames=2)
+    out = str(tmp_path / 'out')
+    result = import_labels(path, out, base_config=TINY)
+    found = exported(result)
+    assert len(found) == 5
+    for truth in drawn:
+        name = f'images/session1_frames/{int(truth.file_name):06d}.png'
+        assert [k for k, _, _ in found[name]
+                ] == [triplets(p) for p in labelled_animals(truth.points)]
+        assert osp.isfile(osp.join(out, name))
+    assert any('2 x frame with predictions only' in line
+               for line in result['skipped'])
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    meta = parse_pose_metainfo(dict(from_file=result['metainfo']))
+    # SLEAP's symmetry swaps the ears
+    assert meta['flip_indices'] == [0, 2, 1, 3]
+    assert meta['skeleton_links'] == [(0, 1), (0, 2), (1, 3)]
+
+
+def test_sleap_package_with_embedded_frames(tmp_path):
+    from PIL import Image
+    path = str(tmp_path / 'pkg.pkg.slp')
+    drawn = write_sleap_file(path, frames=3, embed=True, seed=1)
+    originals = [
+        np.asarray(Image.open(tmp_path / 'pkg_frames' / f'frame{i:03d}.png'))
+        for i in range(3)
+    ]
+    shutil.rmtree(tmp_path / 'pkg_frames')  # the package alone
+    labels = read_sleap_labels(path, str(tmp_path / 'out'))
+    assert len(labels.frames) == 3
+    for frame, truth, original in zip(labels.frames, drawn, originals):
+        np.testing.assert_array_equal(frame.instances,
+                                      labelled_animals(truth.points))
+        written = np.asarray(
+            Image.open(osp.join(labels.image_root, frame.file_name)))
+        # the embedded frame, decoded and written again, pixel for pixel
+        np.testing.assert_array_equal(written, original)
+
+
+def test_metainfo_and_config_state_only_the_dataset(dlc_project, tmp_path):
+    root, _ = dlc_project
+    result = import_labels(root, str(tmp_path / 'out'), backbone='rn50')
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    meta = parse_pose_metainfo(dict(from_file=result['metainfo']))
+    assert [meta['keypoint_id2name'][i] for i in range(4)] == MOUSE_PARTS
+    assert meta['flip_indices'] == [0, 2, 1, 3]  # left_ear <-> right_ear
+    assert meta['skeleton_links'] == [(0, 1), (0, 2), (1, 3)]
+    np.testing.assert_allclose(meta['sigmas'], 0.025)
+    config = result['config']
+    assert osp.basename(config) == (
+        'td-hm_promptpose-clip-rn50_8xb16-210e_mouse.py')
+    with open(config) as file:
+        base_line, = [line for line in file if line.startswith('_base_')]
+    base, = ast.literal_eval(base_line.split('=', 1)[1].strip())
+    assert osp.realpath(base) == osp.realpath(PAPER_RN50)
+    cfg = Config.fromfile(config)
+    assert cfg.label_import['box_mode'] == 'animal'
+    assert cfg.label_import['padding'] == 0.25
+    assert [e['type'] for e in cfg.val_evaluator
+            ] == ['CocoMetric', 'PCKAccuracy', 'EPE']
+    assert cfg.train_dataloader.dataset.ann_file == result['train']
+    assert cfg.train_dataloader.batch_size == 16  # the paper config's
+    cfg = apply_dataset_keypoints(cfg)
+    assert cfg.model.head.out_channels == 4
+    assert cfg.model.neck.num_keypoints == 4
+    assert cfg.default_hooks.checkpoint.save_best == 'coco/AP'
+
+
+def test_input_size_reaches_codec_model_and_pipelines(dlc_project, tmp_path):
+    root, _ = dlc_project
+    result = import_labels(
+        root, str(tmp_path / 'out'), backbone='vit-b16', input_size=(192, 256))
+    assert result['config'].endswith('_mouse-192x256.py')
+    cfg = Config.fromfile(result['config'])
+    assert cfg.model.backbone.type == 'CLIPVisionTransformer'
+    assert tuple(cfg.model.backbone.input_size) == (192, 256)
+    assert tuple(cfg.model.head.decoder.heatmap_size) == (48, 64)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        pipeline = cfg[loader].dataset.pipeline
+        sizes = [t['input_size'] for t in pipeline if 'input_size' in t]
+        assert sizes and all(tuple(s) == (192, 256) for s in sizes)
+    target, = [
+        t for t in cfg.train_dataloader.dataset.pipeline
+        if t['type'] == 'GenerateTarget'
+    ]
+    assert tuple(target['encoder']['input_size']) == (192, 256)
+    with pytest.raises(ValueError, match='multiples of 32'):
+        import_labels(root, str(tmp_path / 'x'), input_size=(200, 256))
+
+
+def test_split_by_video_is_whole_and_deterministic(tmp_path):
+    root = str(tmp_path / 'five')
+    write_deeplabcut_project(root, {f'v{i}': 2 for i in range(5)})
+    first = import_labels(root, str(tmp_path / 'a'), base_config=TINY, seed=7)
+    again = import_labels(root, str(tmp_path / 'b'), base_config=TINY, seed=7)
+    for split in ('train', 'val'):
+        with open(first[split]) as a, open(again[split]) as b:
+            assert json.load(a) == json.load(b)
+    with open(first['val']) as file:
+        val_videos = {
+            image['file_name'].split('/')[1]
+            for image in json.load(file)['images']
+        }
+    with open(first['train']) as file:
+        train_videos = {
+            image['file_name'].split('/')[1]
+            for image in json.load(file)['images']
+        }
+    assert len(val_videos) == 1 and not val_videos & train_videos
+    assert first['counts']['val']['videos'] == 1
+    assert 'by video, seed 7' in first['label_import']['split']
+
+
+def test_split_of_one_video_is_by_frame(tmp_path):
+    root = str(tmp_path / 'one')
+    write_deeplabcut_project(root, {'only': 10})
+    result = import_labels(
+        root, str(tmp_path / 'out'), base_config=TINY, val_fraction=0.3)
+    assert (result['num_train'], result['num_val']) == (7, 3)
+    every = import_labels(
+        root, str(tmp_path / 'every'), base_config=TINY, val_every=5)
+    with open(every['val']) as file:
+        names = [i['file_name'] for i in json.load(file)['images']]
+    assert names == [
+        'labeled-data/only/img004.png', 'labeled-data/only/img009.png'
+    ]
+
+
+def test_frame_boxes_keep_the_animal_area(dlc_project, tmp_path):
+    root, drawn = dlc_project
+    animal = exported(
+        import_labels(root, str(tmp_path / 'a'), base_config=TINY))
+    whole = import_labels(
+        root, str(tmp_path / 'f'), base_config=TINY, box_mode='frame')
+    frame = exported(whole)
+    for truth in drawn:
+        (_, box_a, area_a), = animal[truth.file_name]
+        (_, box_f, area_f), = frame[truth.file_name]
+        assert box_f == [0.0, 0.0, 96.0, 80.0]
+        points = truth.points[0][~np.isnan(truth.points[0]).any(-1)]
+        side = max(np.ptp(points, axis=0).max(), 1.0) * 1.5
+        assert box_a[2] == box_a[3] == pytest.approx(side)
+        assert area_a == area_f == pytest.approx(side * side)
+    cfg = Config.fromfile(whole['config'])
+    assert cfg.label_import['box_mode'] == 'frame'
+    assert cfg.label_import['padding'] is None
+
+
+def test_bad_rows_are_skipped_and_counted(tmp_path):
+    from PIL import Image
+    root = str(tmp_path / 'messy')
+    write_deeplabcut_project(root, {'v1': 6}, unlabelled=0.0)
+    table = osp.join(root, 'labeled-data', 'v1', 'CollectedData_lab.csv')
+    with open(table) as file:
+        lines = file.read().splitlines()
+    # row 0: its image is missing; row 1: not an image; row 2: no point;
+    # row 3: a point outside the 96x80 image
+    os.remove(osp.join(root, 'labeled-data', 'v1', 'img000.png'))
+    with open(osp.join(root, 'labeled-data', 'v1', 'img001.png'), 'w') as f:
+        f.write('not a png')
+    cells = lines[5].split(',')
+    lines[5] = ','.join(cells[:3] + [''] * (len(cells) - 3))
+    cells = lines[6].split(',')
+    cells[3:5] = ['500.0', '10.0']
+    lines[6] = ','.join(cells)
+    with open(table, 'w') as file:
+        file.write('\n'.join(lines) + '\n')
+    assert Image.open(osp.join(root, 'labeled-data', 'v1', 'img004.png'))
+    result = import_labels(root, str(tmp_path / 'out'), base_config=TINY)
+    text = result['text']
+    assert '1 x missing image' in text and 'img000.png' in text
+    assert '1 x unreadable image' in text and 'img001.png' in text
+    assert '1 x frame without labelled points' in text
+    assert '1 x point outside its image' in text and 'snout' in text
+    assert result['num_train'] + result['num_val'] == 3
+    found = exported(result)
+    (keypoints, _, _), = found['labeled-data/v1/img003.png']
+    assert keypoints[:3] == [0.0, 0.0, 0]  # the outside snout: unlabelled
+
+
+def test_bodyparts_that_differ_from_config_yaml(dlc_project, tmp_path):
+    root, _ = dlc_project
+    config = osp.join(root, 'config.yaml')
+    with open(config) as file:
+        text = file.read()
+    with open(config, 'w') as file:
+        file.write(text.replace('- tailbase', '- tail_tip'))
+    with pytest.raises(LabelError) as error:
+        import_labels(root, str(tmp_path / 'out'), base_config=TINY)
+    message = str(error.value)
+    assert 'CollectedData_lab.csv' in message and 'config.yaml' in message
+    assert 'tailbase' in message and 'tail_tip' in message
+
+
+def test_duplicated_frame_is_an_error(tmp_path):
+    root = str(tmp_path / 'dup')
+    write_deeplabcut_project(root, {'v1': 3})
+    table = osp.join(root, 'labeled-data', 'v1', 'CollectedData_lab.csv')
+    with open(table) as file:
+        lines = file.read().splitlines()
+    with open(table, 'w') as file:
+        file.write('\n'.join(lines + [lines[-1]]) + '\n')
+    with pytest.raises(LabelError, match='more than once.*img002.png'):
+        read_deeplabcut_project(root)
+
+
+def test_sleap_file_without_labelled_frames(tmp_path):
+    path = str(tmp_path / 'predictions.slp')
+    write_sleap_file(path, frames=0, predicted_frames=3)
+    with pytest.raises(LabelError, match='no user-labelled frames'):
+        import_labels(path, str(tmp_path / 'out'), base_config=TINY)
+
+
+def test_not_a_label_source(tmp_path):
+    (tmp_path / 'notes.txt').write_text('x')
+    with pytest.raises(ValueError, match='DeepLabCut project folder'):
+        import_labels(
+            str(tmp_path / 'notes.txt'), str(tmp_path / 'o'), base_config=TINY)
+    with pytest.raises(FileNotFoundError, match='no config.yaml'):
+        import_labels(str(tmp_path), str(tmp_path / 'o'), base_config=TINY)
+
+
+def test_an_interrupted_write_leaves_the_old_file(tmp_path):
+    path = str(tmp_path / 'train.json')
+    write_json_atomic(path, dict(images=[]))
+    with pytest.raises(TypeError):
+        write_json_atomic(path, dict(images=[object()]))
+    with open(path) as file:
+        assert json.load(file) == dict(images=[])
+    assert os.listdir(tmp_path) == ['train.json']
+
+
+def test_command_line_prints_the_summary(dlc_project, tmp_path, capsys):
+    import subprocess
+    import sys
+    root, _ = dlc_project
+    proc = subprocess.run([
+        sys.executable, TOOL, root,
+        str(tmp_path / 'out'), '--base-config', TINY, '--box', 'frame'
+    ],
+                          capture_output=True,
+                          text=True,
+                          cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert 'split   videos  frames  instances  points' in proc.stdout
+    assert 'train: mim train mmpose' in proc.stdout
+    proc = subprocess.run(
+        [sys.executable, TOOL,
+         str(tmp_path / 'missing'),
+         str(tmp_path / 'o')],
+        capture_output=True,
+        text=True)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: ') and 'missing' in last
+    assert 'does not exist' in last
+
+
+@pytest.mark.slow
+def test_mim_trains_and_tests_the_imported_config(tmp_path, mim):
+    """The two commands of the README: import, then mim train (a tiny
+    backbone, 2 epochs); the evaluation has AP, PCK and EPE, and the best
+    checkpoint is kept; mim test reads it."""
+    root = str(tmp_path / 'lab')
+    write_deeplabcut_project(root, {'cage1': 4, 'cage2': 2}, unlabelled=0.0)
+    result = import_labels(
+        root, str(tmp_path / 'data'), base_config=TINY, batch_size=2)
+    work = str(tmp_path / 'work')
+    output = mim(
+        'train',
+        'mmpose',
+        result['config'],
+        '--work-dir',
+        work,
+        '--cfg-options',
+        'train_cfg.max_epochs=2',
+        'train_cfg.val_interval=1',
+        'default_hooks.logger.interval=1',
+        cwd=str(tmp_path))
+    for metric in ('coco/AP', 'PCK', 'EPE'):
+        assert metric in output
+    best = [name for name in os.listdir(work) if name.startswith('best_')]
+    assert best, os.listdir(work)
+    output = mim(
+        'test',
+        'mmpose',
+        result['config'],
+        '--checkpoint',
+        osp.join(work, best[0]),
+        '--work-dir',
+        work,
+        cwd=str(tmp_path))
+    assert 'coco/AP' in output and 'EPE' in output
