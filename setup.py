@@ -76,8 +76,9 @@ if __name__ == '__main__':
         # Bounded to what the code uses (requirements/stack.txt pins the
         # exact versions the tests run on): torch >= 2.4 for
         # torch.serialization.add_safe_globals; open_clip >= 2.26 for its
-        # batch-first transformer blocks (tests/test_open_clip_compat.py
-        # checks every internal the code reaches).
+        # batch-first transformer blocks
+        # (tests/test_models/test_open_clip_compat.py checks every internal
+        # the code reaches).
         install_requires=[
             'torch>=2.4,<2.15',
             'numpy>=1.25,<3',

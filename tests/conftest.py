@@ -4,7 +4,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Callable, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 import pytest
@@ -120,3 +120,53 @@ def tiny_config() -> Callable[[str], Config]:
         return Config.fromfile(TINY_CONFIGS[kind])
 
     return load
+
+
+# RTMDet-tiny at 320 x 320, at most 3 boxes, no pretrained download
+_DET_CONFIG = """_base_ = {base!r}
+model = dict(backbone=dict(init_cfg=None),
+             test_cfg=dict(nms_pre=1000, max_per_img=3))
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(320, 320), keep_ratio=True),
+    dict(type='Pad', size=(320, 320), pad_val=dict(img=(114, 114, 114))),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                    'scale_factor'))
+]
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+"""
+DOG = 16  # COCO class index
+
+
+@pytest.fixture(scope='session')
+def tiny_dog_detector(tmp_path_factory) -> Dict[str, object]:
+    """A tiny RTMDet whose classifier calls every location a dog (score
+    0.99995) with a fixed box size: it detects deterministically without
+    downloaded weights. Returns its ``config``, ``checkpoint`` and
+    ``label`` (the COCO class index it predicts)."""
+    import torch
+    from mmdet.apis import init_detector
+    from mmengine.utils import get_installed_path
+    root = tmp_path_factory.mktemp('detector')
+    base = osp.join(
+        get_installed_path('mmpose'), '.mim', 'demo', 'mmdetection_cfg',
+        'rtmdet_tiny_8xb32-300e_coco.py')
+    config = str(root / 'rtmdet_tiny_dog.py')
+    with open(config, 'w') as f:
+        f.write(_DET_CONFIG.format(base=base))
+    detector = init_detector(config, None, device='cpu')
+    state = detector.state_dict()
+    for key, value in state.items():
+        if '.rtm_cls.' in key or '.rtm_reg.' in key:
+            value.zero_()
+        if '.rtm_cls.' in key and key.endswith('bias'):
+            value.fill_(-10.)
+            value[DOG] = 10.  # a dog everywhere, score 0.99995
+        if '.rtm_reg.' in key and key.endswith('bias'):
+            value.fill_(2.)  # boxes 4 strides wide
+    checkpoint = str(root / 'rtmdet_tiny_dog.pth')
+    torch.save(
+        dict(state_dict=state, meta=dict(dataset_meta=detector.dataset_meta)),
+        checkpoint)
+    return dict(config=config, checkpoint=checkpoint, label=DOG)

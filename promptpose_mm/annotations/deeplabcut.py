@@ -31,15 +31,6 @@ from .labels import (LabelError, LabelledFrame, LabelSet, Skipped,
                      check_skeleton, clean_frames)
 
 
-def _pandas():
-    try:
-        import pandas as pd
-    except ImportError as error:  # pragma: no cover - in the stack
-        raise ImportError('reading DeepLabCut labels needs pandas '
-                          '(pip install pandas tables)') from error
-    return pd
-
-
 def find_label_tables(root: str) -> List[str]:
     """Each ``labeled-data`` folder's label table: the ``.h5`` where one
     exists, else the ``.csv``; sorted by folder."""
@@ -68,7 +59,7 @@ def read_label_table(path: str):
         columns ``(individual, bodypart, coord)`` with ``individual`` ''
         for single-animal tables, float values (NaN where unlabelled).
     """
-    pd = _pandas()
+    import pandas as pd
     if path.endswith('.h5'):
         try:
             table = pd.read_hdf(path)
@@ -222,11 +213,8 @@ def read_deeplabcut_project(root: str) -> LabelSet:
             frames.append(
                 LabelledFrame(file_name, int(size[0]), int(size[1]), instances,
                               video, tuple(animals)))
-    frames, rejected = clean_frames(frames, bodyparts, root)
-    if not frames:
-        raise LabelError(f'{root}: no frame with a labelled point and a '
-                         f'readable image ({len(skipped + rejected)} '
-                         'skipped); check the image paths in the tables')
+    frames, skipped = clean_frames(frames, bodyparts, root, skipped,
+                                   'check the image paths in the tables')
     return LabelSet(
         name=str(config.get('Task') or osp.basename(root)),
         bodyparts=bodyparts,
@@ -234,5 +222,5 @@ def read_deeplabcut_project(root: str) -> LabelSet:
         frames=frames,
         image_root=root,
         flip_pairs=None,
-        skipped=skipped + rejected,
+        skipped=skipped,
         source='deeplabcut')

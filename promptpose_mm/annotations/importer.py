@@ -27,7 +27,8 @@ from .dataset_config import (config_text, dataset_entries, input_size_entries,
                              merge_entries)
 from .deeplabcut import read_deeplabcut_project
 from .labels import LabelledFrame, LabelSet, describe_skipped
-from .metainfo import DEFAULT_SIGMA, pose_metainfo, write_metainfo
+from .metainfo import (DEFAULT_SIGMA, flip_partners, pose_metainfo,
+                       write_metainfo)
 from .sleap import read_sleap_labels
 from .split import split_frames
 
@@ -180,7 +181,10 @@ def format_summary(labels: LabelSet, counts: Dict[str, Dict[str, int]],
     boxes = record['box_mode']
     if record['padding'] is not None:
         boxes += f' (padded {record["padding"]:g} of the side per side)'
-    flips = 'from the file' if labels.flip_pairs else 'from left/right names'
+    partners = flip_partners(labels.bodyparts, labels.flip_pairs)
+    pairs = sum(bool(partner) for partner in partners) // 2
+    flips = (f'{pairs} ' + ('from the file' if labels.flip_pairs else
+                            'found from left/right names'))
     lines = [
         f'{labels.source} labels "{labels.name}": {len(labels.bodyparts)} '
         f'keypoints {labels.bodyparts}',

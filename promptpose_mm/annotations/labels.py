@@ -95,8 +95,13 @@ def check_skeleton(bodyparts: Sequence[str], links: Sequence[Sequence[str]],
     return pairs
 
 
-def clean_frames(frames: Sequence[LabelledFrame], bodyparts: Sequence[str],
-                 source: str) -> Tuple[List[LabelledFrame], List[Skipped]]:
+def clean_frames(
+    frames: Sequence[LabelledFrame],
+    bodyparts: Sequence[str],
+    source: str,
+    skipped: Sequence[Skipped] = (),
+    hint: str = 'check the image paths'
+) -> Tuple[List[LabelledFrame], List[Skipped]]:
     """Apply the shared import rules to a reader's frames.
 
     - a point outside its image (``x`` not in ``[0, width]`` or ``y`` not
@@ -104,10 +109,19 @@ def clean_frames(frames: Sequence[LabelledFrame], bodyparts: Sequence[str],
     - an instance without labelled points is removed, and a frame left
       without instances is skipped, recorded;
     - the same ``file_name`` twice is a :class:`LabelError` naming
-      ``source``.
+      ``source``, and so is a set without any frame left (``hint`` says
+      what to check).
+
+    Args:
+        frames (Sequence[LabelledFrame]): a reader's frames, file order.
+        bodyparts (Sequence[str]): the ``K`` keypoint names.
+        source (str): the project or file, for messages.
+        skipped (Sequence[Skipped]): what the reader already left out.
+        hint (str): the fix an empty result suggests.
 
     Returns:
-        tuple: the kept frames (file order) and the skipped entries.
+        tuple: the kept frames (file order) and every skipped entry (the
+        reader's first).
     """
     seen = Counter(frame.file_name for frame in frames)
     twice = sorted(name for name, count in seen.items() if count > 1)
@@ -116,7 +130,7 @@ def clean_frames(frames: Sequence[LabelledFrame], bodyparts: Sequence[str],
             f'{source}: {len(twice)} image(s) labelled more than once, e.g. '
             f'{twice[:3]}; keep one row per image (a label table and its '
             'copy under another name?)')
-    kept, skipped = [], []
+    kept, skipped = [], list(skipped)
     for frame in frames:
         points = np.array(
             frame.instances, dtype=np.float64).reshape(-1, len(bodyparts), 2)
@@ -141,6 +155,9 @@ def clean_frames(frames: Sequence[LabelledFrame], bodyparts: Sequence[str],
             frame._replace(
                 instances=points[labelled],
                 tracks=tuple(t for t, keep in zip(tracks, labelled) if keep)))
+    if not kept:
+        raise LabelError(f'{source}: no frame with a labelled point and a '
+                         f'readable image ({len(skipped)} skipped); {hint}')
     return kept, skipped
 
 

@@ -6,7 +6,8 @@ under ``<out_dir>/images/<video>/<frame index>.png`` (MMPose's datasets read
 images from files), once: an image already there is kept.
 
 - The keypoints are the skeleton's nodes, in order; its edges are the
-  skeleton and its symmetries the flip pairs. A file with several
+  skeleton and its symmetries the flip pairs (without symmetries, flip
+  pairs are found from left/right names). A file with several
   skeletons is an error.
 - User-labelled instances are imported; predictions are not. A frame with
   predictions only, a frame whose video cannot be read, and the shared
@@ -21,15 +22,6 @@ import numpy as np
 
 from .labels import (LabelError, LabelledFrame, LabelSet, Skipped,
                      check_skeleton, clean_frames)
-
-
-def _sleap_io():
-    try:
-        import sleap_io
-    except ImportError as error:  # pragma: no cover - in the stack
-        raise ImportError('reading SLEAP labels needs sleap-io '
-                          '(pip install sleap-io)') from error
-    return sleap_io
 
 
 def _video_names(labels) -> List[str]:
@@ -71,7 +63,7 @@ def read_sleap_labels(path: str, out_dir: str) -> LabelSet:
         LabelSet: names, skeleton and symmetries of the file's skeleton,
         the user-labelled frames, what was skipped, ``source='sleap'``.
     """
-    sio = _sleap_io()
+    import sleap_io as sio
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path}: no such SLEAP labels file')
     try:
@@ -133,11 +125,8 @@ def read_sleap_labels(path: str, out_dir: str) -> LabelSet:
         frames.append(
             LabelledFrame(file_name, int(image.shape[1]), int(image.shape[0]),
                           instances, video, tracks))
-    frames, rejected = clean_frames(frames, bodyparts, path)
-    if not frames:
-        raise LabelError(f'{path}: no frame with a labelled point and a '
-                         f'readable image ({len(skipped + rejected)} '
-                         'skipped); check that the videos can be found')
+    frames, skipped = clean_frames(frames, bodyparts, path, skipped,
+                                   'check that the videos can be found')
     return LabelSet(
         name=osp.basename(path).split('.')[0],
         bodyparts=bodyparts,
@@ -145,5 +134,5 @@ def read_sleap_labels(path: str, out_dir: str) -> LabelSet:
         frames=frames,
         image_root=out_dir,
         flip_pairs=symmetries or None,
-        skipped=skipped + rejected,
+        skipped=skipped,
         source='sleap')

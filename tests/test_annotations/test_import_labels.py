@@ -416,3 +416,29 @@ def test_mim_trains_and_tests_the_imported_config(tmp_path, mim):
         work,
         cwd=str(tmp_path))
     assert 'coco/AP' in output and 'EPE' in output
+
+
+@pytest.mark.slow
+def test_project_example_runs(tmp_path):
+    """projects/own_labels_example/run.sh: import and a short mim train."""
+    import subprocess
+    import sys
+    env = dict(
+        os.environ,
+        OUT=str(tmp_path),
+        PY=sys.executable,
+        EPOCHS='1',
+        VAL_INTERVAL='1')
+    proc = subprocess.run(
+        ['bash',
+         osp.join(ROOT, 'projects', 'own_labels_example', 'run.sh')],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=900)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    assert 'train        1       4          4' in output
+    assert 'coco/AP' in output and 'EPE' in output
+    assert [n for n in os.listdir(tmp_path / 'train') if n.startswith('best_')]

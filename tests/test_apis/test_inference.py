@@ -17,7 +17,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.structures import InstanceData
-from mmengine.utils import get_installed_path
 from mmpose.apis import inference_topdown
 from mmpose.structures import PoseDataSample
 
@@ -35,24 +34,6 @@ IMAGE = osp.join(AP10K, '000000000004.jpg')  # 1024 x 683
 IMAGES = sorted(
     osp.join(AP10K, name) for name in os.listdir(AP10K)
     if name.endswith('.jpg'))
-RTMDET_TINY = osp.join(
-    get_installed_path('mmpose'), '.mim', 'demo', 'mmdetection_cfg',
-    'rtmdet_tiny_8xb32-300e_coco.py')
-# RTMDet-tiny at 320 x 320, at most 3 boxes, no pretrained download
-DET_CONFIG = """_base_ = {base!r}
-model = dict(backbone=dict(init_cfg=None),
-             test_cfg=dict(nms_pre=1000, max_per_img=3))
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(320, 320), keep_ratio=True),
-    dict(type='Pad', size=(320, 320), pad_val=dict(img=(114, 114, 114))),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                    'scale_factor'))
-]
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-"""
-DOG = 16  # COCO class index
 K = 17
 
 
@@ -65,7 +46,7 @@ def load_tool():
 
 
 @pytest.fixture(scope='module')
-def files(tmp_path_factory):
+def files(tmp_path_factory, tiny_dog_detector):
     """Pose and detector checkpoints and configs, written once."""
     root = tmp_path_factory.mktemp('inference')
     torch.manual_seed(0)
@@ -85,25 +66,8 @@ def files(tmp_path_factory):
     with open(pose, 'rb') as src, open(truncated, 'wb') as dst:
         dst.write(src.read(4096))
 
-    det_config = str(root / 'rtmdet_tiny_dog.py')
-    with open(det_config, 'w') as f:
-        f.write(DET_CONFIG.format(base=RTMDET_TINY))
-    from mmdet.apis import init_detector
-    detector = init_detector(det_config, None, device='cpu')
-    det_state = detector.state_dict()
-    for key, value in det_state.items():
-        if '.rtm_cls.' in key or '.rtm_reg.' in key:
-            value.zero_()
-        if '.rtm_cls.' in key and key.endswith('bias'):
-            value.fill_(-10.)
-            value[DOG] = 10.  # a dog everywhere, score 0.99995
-        if '.rtm_reg.' in key and key.endswith('bias'):
-            value.fill_(2.)  # boxes 4 strides wide
-    det_checkpoint = str(root / 'rtmdet_tiny_dog.pth')
-    torch.save(
-        dict(
-            state_dict=det_state,
-            meta=dict(dataset_meta=detector.dataset_meta)), det_checkpoint)
+    det_config = tiny_dog_detector['config']
+    det_checkpoint = tiny_dog_detector['checkpoint']
     return dict(
         root=root,
         pose=pose,
@@ -225,7 +189,7 @@ def test_plain_pose_visualizer_is_swapped(files):
     assert cfg.visualizer.type == 'PoseLocalVisualizer'  # not modified
 
 
-def test_detector_boxes(det_inferencer):
+def test_detector_boxes(det_inferencer, tiny_dog_detector):
     assert ANIMAL_DET_CAT_IDS == (15, 16, 17, 18, 19, 20, 21, 22, 23)
     detector = det_inferencer.inferencer.detector
     assert detector is not None
@@ -233,7 +197,7 @@ def test_detector_boxes(det_inferencer):
     detected = detector(
         img, return_datasamples=True)['predictions'][0].pred_instances
     assert len(detected) == 3
-    assert (detected.labels == DOG).all()
+    assert (detected.labels == tiny_dog_detector['label']).all()
     # NMS at IoU 1 keeps every box: one pose per detected box
     pred = infer_poses(det_inferencer, img, nms_thr=1.).pred_instances
     assert pred.keypoints.shape == (3, K, 2)

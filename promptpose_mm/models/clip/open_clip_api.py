@@ -5,9 +5,9 @@ hand (the ResNet's attention pool at every location, the ViT's blocks one
 at a time, the text transformer with a shared prompt prefix). Every
 attribute, class or function of open_clip that this needs is reached here,
 through a small named function or constant whose docstring states the
-assumption; ``tests/test_open_clip_compat.py`` tests each assumption once
-against the installed open_clip, and no other module of the package imports
-open_clip (also tested).
+assumption; ``tests/test_models/test_open_clip_compat.py`` tests each
+assumption once against the installed open_clip, and no other module of the
+package imports open_clip (also tested).
 
 Supported versions: :data:`OPEN_CLIP_REQUIREMENT` (``>=2.26,<4``), the range
 ``setup.py`` gives ``open_clip_torch``; ``requirements/stack.txt`` pins the

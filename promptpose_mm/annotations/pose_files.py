@@ -1,0 +1,224 @@
+"""Per-frame keypoints of a video, written in the lab tools' own formats.
+
+A :class:`VideoPoses` holds what a model predicted on every frame of one
+video: ``(T, N, K)`` coordinates and scores of up to ``N`` animals. It is
+written, through pandas and sleap-io rather than by hand, as
+
+- DeepLabCut's analysis table (``.h5`` with key ``df_with_missing``, and
+  ``.csv``): column levels ``scorer / bodyparts / coords`` (``x``, ``y``,
+  ``likelihood``), with ``individuals`` between the first two when several
+  animals are tracked; one row per frame;
+- a SLEAP labels file (``.slp``) of predicted instances, its analysis HDF5
+  (``.analysis.h5``) and NWB with ndx-pose (``.nwb``), all by sleap-io;
+- a labelled video rendered by sleap-io, points under a score cut-off left
+  out.
+
+Every file goes to a temporary name first and is renamed into place when
+complete, so an interrupted write never leaves half a file.
+"""
+import os
+import os.path as osp
+from typing import Callable, List, NamedTuple, Sequence, Tuple
+
+import numpy as np
+
+FORMATS = ('dlc-h5', 'dlc-csv', 'slp', 'analysis-h5', 'nwb')
+SUFFIXES = {
+    'dlc-h5': '.h5',
+    'dlc-csv': '.csv',
+    'slp': '.slp',
+    'analysis-h5': '.analysis.h5',
+    'nwb': '.nwb',
+}
+
+
+class VideoPoses(NamedTuple):
+    """Predicted keypoints of one video.
+
+    Attributes:
+        video (str): the video file.
+        keypoints (np.ndarray): ``(T, N, K, 2)`` float pixel coordinates
+            of ``N`` animal slots on ``T`` frames, NaN where a slot is empty.
+        scores (np.ndarray): ``(T, N, K)`` keypoint scores, NaN where the
+            slot is empty.
+        bodyparts (list[str]): the ``K`` keypoint names.
+        skeleton (list[tuple[str, str]]): links by name.
+        fps (float): frames per second of the video (0 when unknown).
+        scorer (str): the model's name, DeepLabCut's ``scorer`` level.
+    """
+    video: str
+    keypoints: np.ndarray
+    scores: np.ndarray
+    bodyparts: List[str]
+    skeleton: List[Tuple[str, str]]
+    fps: float = 0.0
+    scorer: str = 'PromptPose'
+
+    @property
+    def individuals(self) -> List[str]:
+        """Animal slot names: ``animal1``, ``animal2``, ..."""
+        return [f'animal{n + 1}' for n in range(self.keypoints.shape[1])]
+
+
+def _atomic(path: str, write: Callable[[str], None]) -> str:
+    """Run ``write(temporary path)`` and rename the result to ``path``."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    stem, ext = osp.splitext(osp.basename(path))
+    if stem.endswith('.analysis'):
+        stem, ext = stem[:-len('.analysis')], '.analysis' + ext
+    partial = osp.join(folder, f'.{stem}.partial{ext}')
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        if osp.exists(partial):
+            os.remove(partial)
+    return path
+
+
+def deeplabcut_table(poses: VideoPoses):
+    """The DeepLabCut analysis table (pandas DataFrame) of ``poses``.
+
+    One row per frame (index 0 .. T-1); columns ``(scorer, bodypart,
+    coord)`` for one animal slot, ``(scorer, individual, bodypart, coord)``
+    for several, ``coord`` in ``x, y, likelihood``; empty slots are NaN.
+    """
+    import pandas as pd
+    frames, animals, parts = poses.scores.shape
+    values = np.concatenate([poses.keypoints, poses.scores[..., None]],
+                            axis=-1).reshape(frames, animals * parts * 3)
+    if animals == 1:
+        columns = pd.MultiIndex.from_product(
+            [[poses.scorer], poses.bodyparts, ['x', 'y', 'likelihood']],
+            names=['scorer', 'bodyparts', 'coords'])
+    else:
+        columns = pd.MultiIndex.from_product(
+            [[poses.scorer], poses.individuals, poses.bodyparts,
+             ['x', 'y', 'likelihood']],
+            names=['scorer', 'individuals', 'bodyparts', 'coords'])
+    return pd.DataFrame(values, columns=columns, index=np.arange(frames))
+
+
+def sleap_labels(poses: VideoPoses, keep_empty: bool = False):
+    """The predictions as a ``sleap_io.Labels`` of predicted instances
+    (one track per animal slot; empty slots are left out unless
+    ``keep_empty``, which keeps every frame for rendering)."""
+    import sleap_io as sio
+    skeleton = sio.Skeleton(
+        list(poses.bodyparts),
+        edges=[tuple(link) for link in poses.skeleton],
+        name=poses.scorer)
+    video = sio.Video.from_filename(poses.video)
+    tracks = [sio.Track(name) for name in poses.individuals]
+    labelled = []
+    for t in range(poses.keypoints.shape[0]):
+        instances = []
+        for n, track in enumerate(tracks):
+            points = poses.keypoints[t, n]
+            if np.isnan(points).all() and not keep_empty:
+                continue
+            scores = np.nan_to_num(poses.scores[t, n])
+            instances.append(
+                sio.PredictedInstance.from_numpy(
+                    points,
+                    skeleton=skeleton,
+                    point_scores=scores,
+                    score=float(scores.mean()),
+                    track=track))
+        if instances:
+            labelled.append(
+                sio.LabeledFrame(
+                    video=video, frame_idx=t, instances=instances))
+    return sio.Labels(
+        labeled_frames=labelled,
+        videos=[video],
+        skeletons=[skeleton],
+        tracks=tracks)
+
+
+def write_poses(poses: VideoPoses,
+                out_stem: str,
+                formats: Sequence[str] = FORMATS) -> List[str]:
+    """Write ``poses`` as ``out_stem`` + the suffix of each format.
+
+    Args:
+        poses (VideoPoses): one video's predictions.
+        out_stem (str): the output path without suffix, e.g.
+            ``out/session1DLC_promptpose``.
+        formats (Sequence[str]): keys of :data:`SUFFIXES`.
+
+    Returns:
+        list[str]: the written files.
+    """
+    unknown = [name for name in formats if name not in SUFFIXES]
+    if unknown:
+        raise ValueError(f'unknown output formats {unknown}; choose from '
+                         f'{list(SUFFIXES)}')
+    written = []
+    table = deeplabcut_table(poses) if {'dlc-h5', 'dlc-csv'
+                                        } & set(formats) else None
+    labels = sleap_labels(poses) if {'slp', 'analysis-h5', 'nwb'
+                                     } & set(formats) else None
+    for name in formats:
+        path = out_stem + SUFFIXES[name]
+        if name == 'dlc-h5':
+            _atomic(
+                path, lambda p: table.to_hdf(
+                    p, key='df_with_missing', mode='w', format='table'))
+        elif name == 'dlc-csv':
+            _atomic(path, table.to_csv)
+        else:
+            import sleap_io as sio
+            save = {
+                'slp': lambda p: sio.save_slp(labels, p, verbose=False),
+                'analysis-h5': lambda p: sio.save_analysis_h5(labels, p),
+                'nwb': lambda p: sio.save_nwb(labels, p),
+            }[name]
+            _atomic(path, save)
+        written.append(path)
+    return written
+
+
+def render_labelled_video(poses: VideoPoses,
+                          path: str,
+                          score_threshold: float = 0.3,
+                          show_progress: bool = False) -> str:
+    """Draw the predictions on the video with sleap-io, points scoring
+    under ``score_threshold`` left out; frame sizes that the encoder cannot
+    take (odd widths) are padded by it, not refused."""
+    import sleap_io as sio
+    shown = poses._replace(
+        keypoints=np.where((
+            poses.scores >= score_threshold)[...,
+                                             None], poses.keypoints, np.nan))
+    labels = sleap_labels(shown, keep_empty=True)
+    _atomic(
+        path, lambda p: sio.render_video(
+            labels,
+            p,
+            include_unlabeled=True,
+            fps=poses.fps or None,
+            show_progress=show_progress))
+    return path
+
+
+def read_deeplabcut_predictions(path: str) -> Tuple[np.ndarray, np.ndarray]:
+    """``(T, N, K, 2)`` coordinates and ``(T, N, K)`` likelihoods of a
+    DeepLabCut analysis ``.h5`` or ``.csv`` (one or several animals)."""
+    import pandas as pd
+    if path.endswith('.h5'):
+        table = pd.read_hdf(path)
+    else:
+        with open(path) as file:
+            multi = file.readlines()[1].startswith('individuals')
+        table = pd.read_csv(
+            path, header=list(range(4 if multi else 3)), index_col=0)
+    levels = table.columns.nlevels
+    frames = len(table)
+    parts = table.columns.get_level_values(levels - 2).unique()
+    animals = (
+        table.columns.get_level_values(1).unique() if levels == 4 else [''])
+    values = table.to_numpy(dtype=np.float64).reshape(frames, len(animals),
+                                                      len(parts), 3)
+    return values[..., :2], values[..., 2]

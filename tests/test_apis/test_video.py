@@ -1,0 +1,302 @@
+"""Video analysis and its outputs for the lab tools (issue 14).
+
+A lab's model is what `mim train` makes of an imported DeepLabCut project
+(drawn mice, the tiny backbone, one epoch); the videos are written here
+(FFV1 in AVI, lossless, odd frame sizes).
+"""
+import os
+import os.path as osp
+
+import numpy as np
+import pandas as pd
+import pytest
+from mmengine.config import Config
+
+from promptpose_mm.annotations import import_labels
+from promptpose_mm.annotations.pose_files import (VideoPoses, deeplabcut_table,
+                                                  read_deeplabcut_predictions,
+                                                  write_poses)
+from promptpose_mm.apis.video import (VideoError, analyze_video,
+                                      box_source_warning, default_box_source,
+                                      open_video)
+from promptpose_mm.testing.label_projects import (MOUSE_PARTS,
+                                                  write_animal_video,
+                                                  write_deeplabcut_project)
+from tests.paths import ROOT, TINY
+
+TOOL = osp.join(ROOT, 'tools', 'analyze_video.py')
+FRAMES = 9
+
+
+def _tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('analyze_video', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def lab_model(tmp_path_factory, mim):
+    """(config, checkpoint) of a 4-keypoint model trained by mim train on
+    an imported project with whole-frame boxes."""
+    folder = tmp_path_factory.mktemp('lab')
+    write_deeplabcut_project(
+        str(folder / 'project'), {
+            'cage1': 3,
+            'cage2': 2
+        }, size=(95, 81))
+    data = import_labels(
+        str(folder / 'project'),
+        str(folder / 'data'),
+        base_config=TINY,
+        box_mode='frame',
+        batch_size=2)
+    work = str(folder / 'work')
+    mim('train',
+        'mmpose',
+        data['config'],
+        '--work-dir',
+        work,
+        '--cfg-options',
+        'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=1',
+        'default_hooks.checkpoint.interval=1',
+        cwd=str(folder))
+    return data['config'], osp.join(work, 'epoch_1.pth')
+
+
+@pytest.fixture(scope='module')
+def video(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp('videos') / 'walk.avi')
+    write_animal_video(path, frames=FRAMES, size=(95, 81))
+    return path
+
+
+@pytest.fixture(scope='module')
+def model(lab_model):
+    from promptpose_mm.apis import init_model
+    config, checkpoint = lab_model
+    return init_model(config, checkpoint, device='cpu')
+
+
+@pytest.mark.slow
+def test_equals_image_inference_frame_by_frame(model, video):
+    from mmpose.apis import inference_topdown
+
+    from promptpose_mm.apis.video import to_bgr
+    result = analyze_video(model, video, 'frame', batch_size=4, progress=False)
+    assert result.keypoints.shape == (FRAMES, 1, 4, 2)
+    assert result.complete
+    frames = open_video(video)
+    for t in range(FRAMES):
+        image = to_bgr(frames[t])
+        sample, = inference_topdown(model, image,
+                                    np.array([[0, 0, 95, 81]], np.float32))
+        np.testing.assert_allclose(
+            result.keypoints[t, 0],
+            sample.pred_instances.keypoints[0],
+            atol=1e-4)
+        np.testing.assert_allclose(
+            result.scores[t, 0],
+            sample.pred_instances.keypoint_scores[0],
+            atol=1e-4)
+    np.testing.assert_array_equal(result.boxes[:, 0],
+                                  [[0, 0, 95, 81]] * FRAMES)
+
+
+@pytest.mark.slow
+def test_the_tool_writes_files_the_lab_tools_read(lab_model, video, tmp_path):
+    import sleap_io as sio
+    config, checkpoint = lab_model
+    out = str(tmp_path / 'out')
+    files = _tool().main([
+        video, '--config', config, '--checkpoint', checkpoint, '--out-dir',
+        out, '--batch-size', '4', '--labelled-video'
+    ])
+    stem = osp.join(out, 'walk_PromptPose')
+    assert sorted(files) == sorted(stem + s for s in ('.h5', '.csv', '.slp',
+                                                      '.analysis.h5', '.nwb',
+                                                      '_labelled.mp4'))
+    table = pd.read_hdf(stem + '.h5')
+    assert table.columns.names == ['scorer', 'bodyparts', 'coords']
+    assert list(
+        table.columns.get_level_values('bodyparts').unique()) == MOUSE_PARTS
+    assert list(table.columns.get_level_values('coords').unique()) == [
+        'x', 'y', 'likelihood'
+    ]
+    assert len(table) == FRAMES == len(open_video(video))
+    from_csv = pd.read_csv(stem + '.csv', header=[0, 1, 2], index_col=0)
+    np.testing.assert_allclose(from_csv.to_numpy(), table.to_numpy())
+    points, scores = read_deeplabcut_predictions(stem + '.h5')
+    labels = sio.load_slp(stem + '.slp')
+    assert len(labels.labeled_frames) == FRAMES
+    np.testing.assert_allclose(labels.numpy()[:, :1], points, atol=1e-4)
+    assert labels.skeletons[0].node_names == MOUSE_PARTS
+    analysis = sio.load_file(stem + '.analysis.h5')
+    np.testing.assert_allclose(analysis.numpy(), points, atol=1e-4)
+    nwb = sio.load_nwb(stem + '.nwb')
+    np.testing.assert_allclose(nwb.numpy(), points, atol=1e-4)
+    drawn = sio.load_video(stem + '_labelled.mp4')
+    assert len(drawn) == FRAMES  # an odd 95x81 source, still encoded
+    model = _image_model(config, checkpoint)
+    direct = analyze_video(model, video, 'frame', progress=False)
+    np.testing.assert_allclose(points, direct.keypoints, atol=1e-4)
+    np.testing.assert_allclose(scores, direct.scores, atol=1e-4)
+
+
+def _image_model(config, checkpoint):
+    from promptpose_mm.apis import init_model
+    return init_model(config, checkpoint, device='cpu')
+
+
+@pytest.mark.slow
+def test_track_follows_one_animal_and_fixed_boxes_give_slots(model, video):
+    tracked = analyze_video(
+        model, video, 'track', batch_size=2, progress=False)
+    assert tracked.keypoints.shape == (FRAMES, 1, 4, 2)
+    boxes = tracked.boxes[:, 0]
+    assert np.isfinite(boxes).all()
+    # the box follows batch by batch: frames of one batch share it
+    np.testing.assert_array_equal(boxes[0], boxes[1])
+    fixed = analyze_video(
+        model,
+        video,
+        'fixed',
+        boxes=[[0, 0, 50, 81], [45, 0, 95, 81]],
+        progress=False)
+    assert fixed.keypoints.shape == (FRAMES, 2, 4, 2)
+    np.testing.assert_array_equal(fixed.boxes[3],
+                                  [[0, 0, 50, 81], [45, 0, 95, 81]])
+
+
+@pytest.mark.slow
+def test_interrupted_run_writes_the_frames_done(lab_model, video, tmp_path,
+                                                monkeypatch):
+    from promptpose_mm.apis import video as video_api
+    original = video_api.TopdownBatch.__call__
+    calls = []
+
+    def stop_at_second_batch(self, images, boxes):
+        calls.append(len(images))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, images, boxes)
+
+    monkeypatch.setattr(video_api.TopdownBatch, '__call__',
+                        stop_at_second_batch)
+    config, checkpoint = lab_model
+    out = str(tmp_path / 'out')
+    with pytest.raises(SystemExit) as stop:
+        _tool().main([
+            video, '--config', config, '--checkpoint', checkpoint, '--out-dir',
+            out, '--batch-size', '4', '--formats', 'dlc-h5', 'slp'
+        ])
+    assert stop.value.code == 130
+    assert len(pd.read_hdf(osp.join(out, 'walk_PromptPose.h5'))) == 4
+    import sleap_io as sio
+    assert len(
+        sio.load_slp(osp.join(out, 'walk_PromptPose.slp')).labeled_frames) == 4
+    assert not [name for name in os.listdir(out) if 'partial' in name]
+
+
+@pytest.mark.slow
+def test_bad_inputs_name_the_file(lab_model, video, tmp_path):
+    config, checkpoint = lab_model
+    tool = _tool()
+    broken = tmp_path / 'broken.mp4'
+    broken.write_bytes(b'not a video at all')
+    with pytest.raises(VideoError, match='broken.mp4'):
+        open_video(str(broken))
+    with pytest.raises(FileNotFoundError, match='nothing.mp4'):
+        open_video(str(tmp_path / 'nothing.mp4'))
+    with open(video, 'rb') as file:
+        data = file.read()
+    truncated = tmp_path / 'truncated.avi'
+    truncated.write_bytes(data[:len(data) // 3])
+    with pytest.raises(SystemExit, match='truncated.avi'):
+        tool.main([
+            str(truncated), '--config', config, '--checkpoint', checkpoint,
+            '--out-dir',
+            str(tmp_path / 'o1')
+        ])
+    (tmp_path / 'a_file').write_text('x')
+    with pytest.raises(SystemExit, match='cannot be written'):
+        tool.main([
+            video, '--config', config, '--checkpoint', checkpoint, '--out-dir',
+            str(tmp_path / 'a_file' / 'out')
+        ])
+    # a 4-keypoint checkpoint with the 17-keypoint AP-10K config
+    with pytest.raises(SystemExit, match='4 keypoints.*17'):
+        tool.main([
+            video, '--config', TINY, '--checkpoint', checkpoint, '--out-dir',
+            str(tmp_path / 'o2')
+        ])
+
+
+def test_default_boxes_follow_the_training_boxes(tmp_path):
+    write_deeplabcut_project(str(tmp_path / 'p'), {'v1': 3, 'v2': 2})
+    crops = Config.fromfile(
+        import_labels(
+            str(tmp_path / 'p'), str(tmp_path / 'a'),
+            base_config=TINY)['config'])
+    frames = Config.fromfile(
+        import_labels(
+            str(tmp_path / 'p'),
+            str(tmp_path / 'f'),
+            base_config=TINY,
+            box_mode='frame')['config'])
+    assert default_box_source(crops)[0] == 'track'
+    assert default_box_source(frames)[0] == 'frame'
+    assert default_box_source(Config.fromfile(TINY))[0] == 'track'
+    warning = box_source_warning(crops, 'frame')
+    assert 'scale the model never learned' in warning
+    assert box_source_warning(crops, 'track') is None
+    assert box_source_warning(frames, 'frame') is None
+    assert 'use --boxes frame' in box_source_warning(frames, 'track')
+
+
+def test_deeplabcut_table_layout_and_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 90, (5, 2, 4, 2))
+    scores = rng.uniform(0, 1, (5, 2, 4))
+    points[2, 1] = np.nan  # no second animal on frame 2
+    scores[2, 1] = np.nan
+    poses = VideoPoses('v.avi', points, scores, MOUSE_PARTS, [], 10.0, 'pp')
+    table = deeplabcut_table(poses)
+    assert table.columns.names == [
+        'scorer', 'individuals', 'bodyparts', 'coords'
+    ]
+    assert table[('pp', 'animal1', 'snout', 'likelihood')].tolist() == \
+        scores[:, 0, 0].tolist()
+    files = write_poses(poses, str(tmp_path / 'vpp'), ['dlc-h5', 'dlc-csv'])
+    for path in files:
+        got_points, got_scores = read_deeplabcut_predictions(path)
+        np.testing.assert_array_equal(got_points, points)
+        np.testing.assert_array_equal(got_scores, scores)
+    with pytest.raises(ValueError, match='unknown output formats'):
+        write_poses(poses, str(tmp_path / 'x'), ['mat'])
+
+
+@pytest.mark.slow
+def test_detector_gives_several_animals(lab_model, video, tmp_path,
+                                        tiny_dog_detector):
+    config, checkpoint = lab_model
+    out = str(tmp_path / 'out')
+    _tool().main([
+        video, '--config', config, '--checkpoint', checkpoint, '--out-dir',
+        out, '--boxes', 'detector', '--det-config',
+        tiny_dog_detector['config'], '--det-checkpoint',
+        tiny_dog_detector['checkpoint'], '--nms-thr', '1', '--formats',
+        'dlc-h5', 'slp'
+    ])
+    table = pd.read_hdf(osp.join(out, 'walk_PromptPose.h5'))
+    assert table.columns.names == [
+        'scorer', 'individuals', 'bodyparts', 'coords'
+    ]
+    # the tiny detector finds three "dogs" on every frame
+    assert list(table.columns.get_level_values('individuals').unique()) == [
+        'animal1', 'animal2', 'animal3'
+    ]
+    assert len(table) == FRAMES
+    assert np.isfinite(table.to_numpy()).all()

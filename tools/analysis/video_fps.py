@@ -1,0 +1,103 @@
+"""Frames per second of video analysis: tiny and paper configs, batch 1 and 16.
+
+Writes a synthetic video (a drawn mouse walking, FFV1 in AVI, 640x480 by
+default), builds each config's model with random weights (nothing is
+downloaded), and times ``promptpose_mm.apis.analyze_video`` over it with
+whole-frame boxes and the configs' flip test: decoding (in its background
+thread), the test pipeline, the model and the decoding of heatmaps, after
+a warm-up call. Prints a Markdown table with the machine::
+
+    python tools/analysis/video_fps.py [--frames 32] [--batch-sizes 1 16] \\
+        [--device cpu] [--configs tiny rn50 vit-b16]
+"""
+import argparse
+import os.path as osp
+import platform
+import tempfile
+import time
+from typing import Optional, Sequence
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = {
+    'tiny':
+    'configs/promptpose/'
+    'td-hm_promptpose-tiny-clip-rn_1xb2-500e_ap10k-256x256.py',
+    'rn50':
+    'configs/promptpose/'
+    'td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256.py',
+    'vit-b16':
+    'configs/promptpose/'
+    'td-hm_promptpose-clip-vit-b16_8xb16-210e_ap10k-256x256.py',
+}
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--configs', nargs='+', default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument('--batch-sizes', nargs='+', type=int, default=[1, 16])
+    parser.add_argument(
+        '--frames',
+        type=int,
+        default=32,
+        help='frames of the timed video (default: 32)')
+    parser.add_argument(
+        '--size', nargs=2, type=int, default=[640, 480], metavar=('W', 'H'))
+    parser.add_argument('--device', default='cpu')
+    return parser.parse_args(argv)
+
+
+def random_video_model(config: str, device: str):
+    """A config's model with random weights, ready for ``analyze_video``
+    (``cfg`` and ``dataset_meta`` set, eval mode)."""
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+
+    from promptpose_mm.apis import build_random_model, load_config
+    from promptpose_mm.engine import dataset_keypoints
+    cfg = load_config(config)
+    model = build_random_model(cfg, device).eval()
+    _, metainfo, _ = dataset_keypoints(cfg)
+    model.cfg = cfg
+    model.dataset_meta = parse_pose_metainfo(metainfo)
+    return model
+
+
+def main(argv: Optional[Sequence[str]] = None) -> str:
+    args = parse_args(argv)
+    import torch
+
+    from promptpose_mm.analysis.benchmark import markdown_table
+    from promptpose_mm.apis import analyze_video
+    from promptpose_mm.testing.label_projects import write_animal_video
+    folder = tempfile.mkdtemp(prefix='video_fps_')
+    video = osp.join(folder, 'walk.avi')
+    write_animal_video(video, frames=args.frames, size=tuple(args.size))
+    rows = []
+    for name in args.configs:
+        model = random_video_model(osp.join(ROOT, CONFIGS[name]), args.device)
+        for batch in args.batch_sizes:
+            analyze_video(
+                model, video, 'frame', batch_size=batch,
+                progress=False)  # warm-up
+            start = time.perf_counter()
+            analyze_video(
+                model, video, 'frame', batch_size=batch, progress=False)
+            seconds = time.perf_counter() - start
+            rows.append([
+                name,
+                str(batch), f'{args.frames / seconds:.2f}',
+                f'{1000 * seconds / args.frames:.0f}'
+            ])
+    table = '\n'.join(
+        markdown_table(['config', 'batch', 'frames/s', 'ms/frame'], rows))
+    machine = (f'{platform.processor() or platform.machine()}, '
+               f'{torch.get_num_threads()} torch threads, {args.device}; '
+               f'{args.frames} frames of {args.size[0]}x{args.size[1]}, '
+               'flip test on, random weights')
+    print(table)
+    print(machine)
+    return table
+
+
+if __name__ == '__main__':
+    main()
