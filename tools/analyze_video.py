@@ -19,13 +19,16 @@ set records it); a mismatch is warned about. Examples::
         --boxes detector --det-config rtmdet_m_8xb32-300e_coco.py \\
         --det-checkpoint rtmdet.pth --labelled-video
 
-Ctrl-C stops after the current batch and writes the frames done.
+Frames are decoded in a background thread while the model runs, and a video's
+files are written in another while the next video is analysed. Ctrl-C stops
+after the current batch and writes the frames done.
 """
 import argparse
 import os
 import os.path as osp
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Optional, Sequence
 
 import numpy as np
@@ -160,45 +163,60 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
     meta = model.dataset_meta
     names = [meta['keypoint_id2name'][i] for i in range(meta['num_keypoints'])]
     links = [(names[a], names[b]) for a, b in meta.get('skeleton_links', [])]
-    written = []
-    for path in args.videos:
-        start = time.perf_counter()
-        try:
-            result = analyze_video(
-                model,
-                path,
-                box_source,
-                boxes=args.box,
-                detect=detect,
-                batch_size=args.batch_size,
-                score_thr=args.score_thr,
-                padding=record.get('padding') or 0.25)
-        except (FileNotFoundError, VideoError) as error:
-            sys.exit(f'error: {error}')
-        seconds = time.perf_counter() - start
-        frames = len(result.keypoints)
-        poses = VideoPoses(path, result.keypoints, result.scores, names, links,
-                           result.fps, args.scorer)
-        stem = osp.join(
-            args.out_dir,
-            f'{osp.splitext(osp.basename(path))[0]}_{args.scorer}')
+    # one writer thread: a video's files (and its labelled copy) are
+    # written while the model runs on the next video
+    writer = ThreadPoolExecutor(max_workers=1)
+    pending = []
+
+    def write(poses: VideoPoses, stem: str) -> list:
         files = write_poses(poses, stem, args.formats)
         if args.labelled_video:
             files.append(
                 render_labelled_video(poses, stem + '_labelled.mp4',
                                       args.score_thr))
-        print_log(
-            f'{path}: {frames} frames in {seconds:.1f} s '
-            f'({frames / max(seconds, 1e-9):.1f} frames/s) -> '
-            f'{", ".join(files)}',
-            logger='current')
-        written += files
-        if not result.complete:
+        print_log(f'{poses.video}: wrote {", ".join(files)}', logger='current')
+        return files
+
+    interrupted = False
+    try:
+        for path in args.videos:
+            start = time.perf_counter()
+            try:
+                result = analyze_video(
+                    model,
+                    path,
+                    box_source,
+                    boxes=args.box,
+                    detect=detect,
+                    batch_size=args.batch_size,
+                    score_thr=args.score_thr,
+                    padding=record.get('padding') or 0.25)
+            except (FileNotFoundError, VideoError) as error:
+                sys.exit(f'error: {error}')
+            seconds = time.perf_counter() - start
+            frames = len(result.keypoints)
             print_log(
-                f'interrupted: wrote the {frames} frames done',
-                logger='current',
-                level=30)
-            sys.exit(130)
+                f'{path}: {frames} frames in {seconds:.1f} s '
+                f'({frames / max(seconds, 1e-9):.1f} frames/s)',
+                logger='current')
+            poses = VideoPoses(path, result.keypoints, result.scores, names,
+                               links, result.fps, args.scorer)
+            stem = osp.join(
+                args.out_dir,
+                f'{osp.splitext(osp.basename(path))[0]}_{args.scorer}')
+            pending.append(writer.submit(write, poses, stem))
+            if not result.complete:
+                print_log(
+                    f'interrupted: writing the {frames} frames done',
+                    logger='current',
+                    level=30)
+                interrupted = True
+                break
+    finally:
+        writer.shutdown(wait=True)
+    written = [name for job in pending for name in job.result()]
+    if interrupted:
+        sys.exit(130)
     return written
 
 

@@ -300,3 +300,18 @@ def test_detector_gives_several_animals(lab_model, video, tmp_path,
     ]
     assert len(table) == FRAMES
     assert np.isfinite(table.to_numpy()).all()
+
+
+def test_a_video_without_frames_is_an_error(tmp_path):
+    import imageio_ffmpeg
+    path = str(tmp_path / 'empty.avi')
+    writer = imageio_ffmpeg.write_frames(
+        path, (95, 81),
+        codec='ffv1',
+        pix_fmt_out='bgr0',
+        macro_block_size=1,
+        fps=10)
+    writer.send(None)
+    writer.close()  # a valid container, no frame in it
+    with pytest.raises(VideoError, match='empty.avi has no frames'):
+        open_video(path)
