@@ -211,7 +211,8 @@ def read_deeplabcut_predictions(path: str) -> Tuple[np.ndarray, np.ndarray]:
         table = pd.read_hdf(path)
     else:
         with open(path) as file:
-            multi = file.readlines()[1].startswith('individuals')
+            file.readline()
+            multi = file.readline().startswith('individuals')
         table = pd.read_csv(
             path, header=list(range(4 if multi else 3)), index_col=0)
     levels = table.columns.nlevels

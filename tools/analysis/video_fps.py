@@ -17,18 +17,13 @@ import tempfile
 import time
 from typing import Optional, Sequence
 
+from promptpose_mm.utils.installed_configs import PAPER_CONFIGS
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = {
-    'tiny':
-    'configs/promptpose/'
-    'td-hm_promptpose-tiny-clip-rn_1xb2-500e_ap10k-256x256.py',
-    'rn50':
-    'configs/promptpose/'
-    'td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256.py',
-    'vit-b16':
-    'configs/promptpose/'
-    'td-hm_promptpose-clip-vit-b16_8xb16-210e_ap10k-256x256.py',
-}
+# the tiny config and the paper configs (by backbone), under configs/
+CONFIGS = dict(
+    tiny='promptpose/td-hm_promptpose-tiny-clip-rn_1xb2-500e_ap10k-256x256.py',
+    **PAPER_CONFIGS)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -74,7 +69,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     write_animal_video(video, frames=args.frames, size=tuple(args.size))
     rows = []
     for name in args.configs:
-        model = random_video_model(osp.join(ROOT, CONFIGS[name]), args.device)
+        model = random_video_model(
+            osp.join(ROOT, 'configs', CONFIGS[name]), args.device)
         for batch in args.batch_sizes:
             analyze_video(
                 model, video, 'frame', batch_size=batch,
