@@ -93,12 +93,13 @@ if __name__ == '__main__':
             'tqdm>=4.60,<5',
         ],
         extras_require={
-            'tests': read_requirements('tests.txt'),
+            'tests':
+            read_requirements('tests.txt'),
             'detection': ['mmdet>=3.0.0,<3.4.0'],
+            # ONNX export and onnxruntime inference (tools/deployment/)
             'deploy': [
-                'onnx>=1.17,<1.24',
-                'onnxscript>=0.5,<0.8',
-                'onnxruntime>=1.20,<1.32',
+                'onnx>=1.17,<1.24', 'onnxscript>=0.5,<0.8',
+                'onnxruntime>=1.20,<1.32'
             ],
         },
         zip_safe=False)
