@@ -1,10 +1,13 @@
-"""The repository's paths the tests read, defined once (not a test module).
+"""The repository's paths the tests read, defined once (not a test module),
+and :func:`load_tool`, which imports a tool script by its path.
 
 Every test module imports its paths from here, whatever its depth under
 ``tests/``; ``conftest.py`` hands the same ones out as fixtures.
 """
 import glob
+import importlib.util
 import os.path as osp
+from types import ModuleType
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG_DIR = osp.join(ROOT, 'configs')
@@ -23,3 +26,13 @@ TINY_CONFIGS = dict(
 CONFIG_FILES = sorted(
     glob.glob(osp.join(CONFIG_DIR, '*.py')) +
     glob.glob(osp.join(PROMPTPOSE_CONFIGS, '*.py')))
+
+
+def load_tool(relative_path: str) -> ModuleType:
+    """Import ``tools/<relative_path>`` (a script, not a package) afresh."""
+    path = osp.join(ROOT, 'tools', relative_path)
+    name = 'tool_' + relative_path[:-3].replace('/', '_')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -16,20 +16,22 @@ from tests.paths import ROOT
 PACKAGE = osp.join(ROOT, 'promptpose_mm')
 
 # What each subpackage may import of the package. The model and its
-# inference (the first six) never import the tooling: the analysis, the
+# inference (the first seven) never import the tooling: the analysis, the
 # annotation-file tools, the test fixtures or tools/.
 ALLOWED = {
     'utils': set(),
     'models': {'utils'},
     'engine': {'utils'},
-    'apis': {'models', 'utils', 'engine'},
+    'apis': {'models', 'utils', 'engine', 'deployment'},
+    'deployment': {'models', 'utils'},
     'converters': {'apis', 'models', 'utils', 'version'},
     'visualization': set(),
     'annotations': {'utils'},
     'analysis': {'annotations', 'apis', 'models', 'utils'},
     'testing': {'models', 'utils'},
 }
-MODEL = ('utils', 'models', 'engine', 'apis', 'converters', 'visualization')
+MODEL = ('utils', 'models', 'engine', 'apis', 'deployment', 'converters',
+         'visualization')
 TOOLING = ('analysis', 'annotations', 'testing')
 
 

@@ -37,31 +37,18 @@ FORMATS = ('dlc-h5', 'dlc-csv', 'slp', 'analysis-h5', 'nwb')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n', 1)[1])
+    from promptpose_mm.apis import cli
+    parser = cli.tool_parser(__doc__)
     parser.add_argument('videos', nargs='+', help='video files')
-    parser.add_argument('--config', required=True, help='pose config')
-    parser.add_argument('--checkpoint', required=True, help='pose weights')
+    cli.add_pose_model(parser)
     parser.add_argument(
         '--boxes',
         choices=('frame', 'fixed', 'track', 'detector'),
         help='where the crops come from (default: as the model was trained)')
-    parser.add_argument(
-        '--box',
-        nargs=4,
-        type=float,
-        action='append',
-        metavar=('X1', 'Y1', 'X2', 'Y2'),
-        help='a box: on every frame (fixed, repeat for several) or on the '
-        'first frame (track)')
-    parser.add_argument('--det-config', help='mmdet config (or model name)')
-    parser.add_argument('--det-checkpoint', help='mmdet weights')
-    parser.add_argument(
-        '--det-score-thr', type=float, default=0.3, help='detector score thr')
-    parser.add_argument(
-        '--nms-thr', type=float, default=0.3, help='box NMS IoU thr')
+    cli.add_box(
+        parser, '--box', 'a box: on every frame (fixed, repeat for several) '
+        'or on the first frame (track)')
+    cli.add_detector(parser)
     parser.add_argument(
         '--batch-size', type=int, default=16, help='frames per model call')
     parser.add_argument(
@@ -74,20 +61,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--labelled-video',
         action='store_true',
         help='also draw the keypoints on a copy of the video')
-    parser.add_argument(
-        '--score-thr',
-        type=float,
-        default=0.3,
-        help='keypoints scoring below it are not drawn, nor trusted by '
+    cli.add_kpt_thr(
+        parser, 'keypoints scoring below it are not drawn, nor trusted by '
         'tracking (default: 0.3)')
     parser.add_argument(
         '--scorer',
         default='PromptPose',
         help='DeepLabCut scorer name and file suffix')
-    parser.add_argument('--device', default='cpu', help='cpu, cuda:0, ...')
-    parser.add_argument(
-        '--out-dir', default='work_dirs/videos', help='output folder')
+    cli.add_out_dir(parser, 'work_dirs/videos')
     args = parser.parse_args(argv)
+    cli.check_backend(parser, args)
     if args.boxes == 'fixed' and not args.box:
         parser.error('--boxes fixed needs --box X1 Y1 X2 Y2')
     if args.boxes == 'detector' and not args.det_config:
@@ -111,20 +94,14 @@ def writable_folder(path: str) -> str:
 
 def build_detector(args: argparse.Namespace):
     """``detect(bgr image) -> (N, 4)`` boxes from MMPose's inferencer."""
-    from promptpose_mm.apis import build_pose_inferencer
-    inferencer = build_pose_inferencer(
-        args.config,
-        args.checkpoint,
-        det_config=args.det_config,
-        det_checkpoint=args.det_checkpoint,
-        device=args.device)
-    pose2d = inferencer.inferencer
+    from promptpose_mm.apis.cli import inferencer_from_args
+    pose2d = inferencer_from_args(args).inferencer
 
     def detect(image):
         # MMPose's own detection step: classes, score threshold, NMS; no
         # box found means the whole frame, as in MMPose
         infos = pose2d.preprocess_single(
-            image, 0, bbox_thr=args.det_score_thr, nms_thr=args.nms_thr)
+            image, 0, bbox_thr=args.bbox_thr, nms_thr=args.nms_thr)
         return np.concatenate(
             [info['data_samples'].gt_instances.bboxes for info in infos])
 
@@ -173,7 +150,7 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
         if args.labelled_video:
             files.append(
                 render_labelled_video(poses, stem + '_labelled.mp4',
-                                      args.score_thr))
+                                      args.kpt_thr))
         print_log(f'{poses.video}: wrote {", ".join(files)}', logger='current')
         return files
 
@@ -189,7 +166,7 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
                     boxes=args.box,
                     detect=detect,
                     batch_size=args.batch_size,
-                    score_thr=args.score_thr,
+                    score_thr=args.kpt_thr,
                     padding=record.get('padding') or 0.25)
             except (FileNotFoundError, VideoError) as error:
                 sys.exit(f'error: {error}')

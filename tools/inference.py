@@ -30,43 +30,21 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n', 1)[1])
+    from promptpose_mm.apis import cli
+    parser = cli.tool_parser(__doc__)
     parser.add_argument('images', nargs='+', help='image files or folders')
-    parser.add_argument('--config', required=True, help='pose config')
-    parser.add_argument('--checkpoint', required=True, help='pose weights')
+    cli.add_pose_model(parser, device=None)
     boxes = parser.add_mutually_exclusive_group()
-    boxes.add_argument(
-        '--bbox',
-        nargs=4,
-        type=float,
-        action='append',
-        metavar=('X1', 'Y1', 'X2', 'Y2'),
-        help='a box for every image, pixels (repeat for several)')
+    cli.add_box(boxes, '--bbox',
+                'a box for every image, pixels (repeat for several)')
     boxes.add_argument(
         '--bbox-file',
         help='COCO JSON whose images/annotations give the boxes (x y w h)')
-    boxes.add_argument(
-        '--det-config', help='mmdet config (or mmdet model name)')
-    parser.add_argument('--det-checkpoint', help='mmdet weights')
-    parser.add_argument(
-        '--det-cat-ids',
-        type=int,
-        nargs='+',
-        default=None,
-        help='detector classes to keep (default: COCO mammals 15-23)')
-    parser.add_argument(
-        '--bbox-thr', type=float, default=0.3, help='detector score thr')
-    parser.add_argument(
-        '--nms-thr', type=float, default=0.3, help='box NMS IoU thr')
-    parser.add_argument(
-        '--kpt-thr', type=float, default=0.3, help='keypoint drawing thr')
-    parser.add_argument('--device', default=None, help='cpu, cuda:0, ...')
-    parser.add_argument(
-        '--out-dir', default='work_dirs/inference', help='output folder')
+    cli.add_detector(parser, config_group=boxes)
+    cli.add_kpt_thr(parser, 'keypoint drawing threshold')
+    cli.add_out_dir(parser, 'work_dirs/inference')
     args = parser.parse_args(argv)
+    cli.check_backend(parser, args)
     if args.det_checkpoint and not args.det_config:
         parser.error('--det-checkpoint needs --det-config')
     return args
@@ -117,9 +95,9 @@ def unique_name(path: str, used: set) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
-    from promptpose_mm.apis import (ANIMAL_DET_CAT_IDS, build_pose_inferencer,
-                                    check_bboxes, draw_poses, infer_poses,
+    from promptpose_mm.apis import (check_bboxes, draw_poses, infer_poses,
                                     pose_instances_to_json, read_image)
+    from promptpose_mm.apis.cli import inferencer_from_args
     images = collect_images(args.images)
     given = None
     if args.bbox:
@@ -135,13 +113,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                              f'{missing[0]} ({len(missing)} missing): add '
                              'them or drop --bbox-file')
     try:
-        inferencer = build_pose_inferencer(
-            args.config,
-            args.checkpoint,
-            det_config=args.det_config,
-            det_checkpoint=args.det_checkpoint,
-            det_cat_ids=args.det_cat_ids or ANIMAL_DET_CAT_IDS,
-            device=args.device)
+        inferencer = inferencer_from_args(args)
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f'error: {error}') from error
 

@@ -15,6 +15,7 @@ from mmpose.apis import init_model as mmpose_init_model
 from mmpose.registry import MODELS
 from torch import nn
 
+from promptpose_mm.deployment import is_onnx_file, onnxruntime_config
 from promptpose_mm.engine import apply_dataset_keypoints
 
 ConfigType = Union[str, Path, Config]
@@ -48,15 +49,20 @@ def init_model(config: ConfigType,
 
     Args:
         config (str | Path | Config): the pose config.
-        checkpoint (str, optional): weights to load.
+        checkpoint (str, optional): weights to load; an exported ``.onnx``
+            file runs in onnxruntime instead (see
+            :func:`~promptpose_mm.deployment.onnxruntime_config`).
         device (str): where to put the model.
         cfg_options (dict, optional): config overrides.
 
     Returns:
         nn.Module: the model in eval mode, with ``dataset_meta``.
     """
-    return mmpose_init_model(
-        load_config(config, cfg_options), checkpoint, device=device)
+    cfg = load_config(config, cfg_options)
+    if is_onnx_file(checkpoint):
+        return mmpose_init_model(
+            onnxruntime_config(cfg, checkpoint), None, device=device)
+    return mmpose_init_model(cfg, checkpoint, device=device)
 
 
 def build_random_model(cfg: Config, device: str = 'cpu') -> nn.Module:

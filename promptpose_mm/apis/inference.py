@@ -14,9 +14,12 @@ only what it lacks:
   with a warning, and predict garbage), bad boxes;
 * the numpy-2 safe visualizer (``PromptPoseLocalVisualizer``) whenever a
   config asks for MMPose's plain ``PoseLocalVisualizer``;
-* predictions as plain JSON-ready dicts, and drawing to a file.
+* predictions as plain JSON-ready dicts, and drawing to a file;
+* an exported ``.onnx`` file as the checkpoint runs in onnxruntime
+  (:mod:`promptpose_mm.deployment`), with the same pipeline and flip test.
 """
 import os.path as osp
+import warnings
 from typing import Dict, List, Optional, Sequence, Union
 
 import mmcv
@@ -27,6 +30,8 @@ from mmpose.apis import MMPoseInferencer, inference_topdown
 from mmpose.apis.inferencers.utils import default_det_models
 from mmpose.structures import PoseDataSample, merge_data_samples
 
+from promptpose_mm.deployment import (OnnxRuntimeModel, is_onnx_file,
+                                      onnxruntime_config)
 from .builder import load_config
 
 # COCO class indices (0-based, 80 classes) of the mammals: cat, dog, horse,
@@ -181,6 +186,10 @@ def check_pose_checkpoint(checkpoint: str, config: ConfigType) -> dict:
             the config's ``model.head.out_channels``.
     """
     cfg = _load_config(config)
+    if is_onnx_file(checkpoint):
+        # the file's own checks: it exists, loads, fits K and the crop
+        model = _onnx_model(checkpoint, cfg)
+        return dict(meta=dict(onnx_metadata=dict(model.metadata)))
     is_url = '://' in checkpoint
     if not is_url and not osp.isfile(checkpoint):
         raise FileNotFoundError(
@@ -211,6 +220,12 @@ def check_pose_checkpoint(checkpoint: str, config: ConfigType) -> dict:
             'trained with, or a checkpoint trained on a '
             f'{expected}-keypoint dataset')
     return loaded
+
+
+def _onnx_model(model_file: str, cfg: Config) -> OnnxRuntimeModel:
+    backbone = dict(onnxruntime_config(cfg, model_file).model.backbone)
+    backbone.pop('type')
+    return OnnxRuntimeModel(**backbone)
 
 
 def _with_safe_visualizer(cfg: Config) -> Config:
@@ -277,13 +292,19 @@ def build_pose_inferencer(config: ConfigType,
     check_pose_checkpoint(checkpoint, cfg)
     if det_config is not None:
         _check_detector(det_config, det_checkpoint)
-    return MMPoseInferencer(
-        pose2d=cfg,
-        pose2d_weights=checkpoint,
-        device=device,
-        det_model=det_config if det_config is not None else 'whole_image',
-        det_weights=det_checkpoint,
-        det_cat_ids=tuple(det_cat_ids))
+    weights = checkpoint
+    if is_onnx_file(checkpoint):
+        # the estimator runs the file: nothing for MMEngine to load
+        cfg, weights = onnxruntime_config(cfg, checkpoint), None
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='.*[Cc]heckpoint is not')
+        return MMPoseInferencer(
+            pose2d=cfg,
+            pose2d_weights=weights,
+            device=device,
+            det_model=det_config if det_config is not None else 'whole_image',
+            det_weights=det_checkpoint,
+            det_cat_ids=tuple(det_cat_ids))
 
 
 def infer_poses(inferencer: MMPoseInferencer,

@@ -3,7 +3,6 @@
 Nothing is trained: the checkpoints are the tiny configs' randomly
 initialised models, saved as MMEngine checkpoints.
 """
-import importlib.util
 import os.path as osp
 
 import numpy as np
@@ -19,7 +18,7 @@ from promptpose_mm.analysis.benchmark import (METRICS, median_iqr, peak_memory,
 from promptpose_mm.annotations import load_coco_images
 from promptpose_mm.apis import init_model
 from promptpose_mm.models import PromptPoseFeatures
-from tests.paths import AP10K, PROMPTPOSE_CONFIGS, ROOT, TINY
+from tests.paths import AP10K, PROMPTPOSE_CONFIGS, TINY, load_tool
 
 PROMPTPOSE = TINY
 BASELINE = osp.join(PROMPTPOSE_CONFIGS,
@@ -32,11 +31,7 @@ RIGHT_EYE = 1  # unlabelled in both AP-10K samples
 
 def _tool(name):
     """Import tools/analysis/<name>.py as a module."""
-    path = osp.join(ROOT, 'tools', 'analysis', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'analysis_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'analysis/{name}.py')
 
 
 def _check_png(path, width=None, height=None, max_size=None):

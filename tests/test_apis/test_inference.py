@@ -5,7 +5,6 @@ in MMEngine's format; the detector is a tiny RTMDet whose classifier is set
 to call every location a dog with a fixed box size, so it detects
 deterministically without downloaded weights.
 """
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -27,7 +26,7 @@ from promptpose_mm.apis import (ANIMAL_DET_CAT_IDS, build_pose_inferencer,
                                 pose_instances_to_json, read_image,
                                 whole_image_bbox)
 from promptpose_mm.visualization import PromptPoseLocalVisualizer
-from tests.paths import AP10K, ROOT, TINY
+from tests.paths import AP10K, ROOT, TINY, load_tool
 
 CONFIG = TINY
 IMAGE = osp.join(AP10K, '000000000004.jpg')  # 1024 x 683
@@ -35,14 +34,6 @@ IMAGES = sorted(
     osp.join(AP10K, name) for name in os.listdir(AP10K)
     if name.endswith('.jpg'))
 K = 17
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'inference_tool', osp.join(ROOT, 'tools', 'inference.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -66,15 +57,10 @@ def files(tmp_path_factory, tiny_dog_detector):
     with open(pose, 'rb') as src, open(truncated, 'wb') as dst:
         dst.write(src.read(4096))
 
-    det_config = tiny_dog_detector['config']
-    det_checkpoint = tiny_dog_detector['checkpoint']
-    return dict(
-        root=root,
-        pose=pose,
-        pose20=pose20,
-        truncated=truncated,
-        det_config=det_config,
-        det_checkpoint=det_checkpoint)
+    files = dict(root=root, pose=pose, pose20=pose20, truncated=truncated)
+    for key in ('config', 'checkpoint'):
+        files[f'det_{key}'] = tiny_dog_detector[key]
+    return files
 
 
 @pytest.fixture(scope='module')
@@ -218,7 +204,7 @@ def test_detector_boxes(det_inferencer, tiny_dog_detector):
 
 
 def test_tool_with_boxes_and_bbox_file(files, tmp_path):
-    tool = load_tool()
+    tool = load_tool('inference.py')
     out = tmp_path / 'given'
     output = tool.main([
         AP10K, '--config', CONFIG, '--checkpoint', files['pose'], '--bbox',
@@ -261,7 +247,7 @@ def test_tool_with_boxes_and_bbox_file(files, tmp_path):
 
 
 def test_tool_with_detector_and_whole_image(files, tmp_path):
-    tool = load_tool()
+    tool = load_tool('inference.py')
     output = tool.main([
         IMAGE, '--config', CONFIG, '--checkpoint', files['pose'],
         '--det-config', files['det_config'], '--det-checkpoint',
@@ -306,7 +292,7 @@ def test_tool_fails_on_unreadable_image(files, tmp_path):
     folder.mkdir()
     shutil.copy(IMAGE, folder)
     (folder / 'broken.png').write_bytes(b'\x89PNG broken')
-    tool = load_tool()
+    tool = load_tool('inference.py')
     with pytest.raises(SystemExit, match='cannot read image .*broken.png'):
         tool.main([
             str(folder), '--config', CONFIG, '--checkpoint', files['pose'],

@@ -22,18 +22,9 @@ from promptpose_mm.apis.video import (VideoError, analyze_video,
 from promptpose_mm.testing.label_projects import (MOUSE_PARTS,
                                                   write_animal_video,
                                                   write_deeplabcut_project)
-from tests.paths import ROOT, TINY
+from tests.paths import TINY, load_tool
 
-TOOL = osp.join(ROOT, 'tools', 'analyze_video.py')
 FRAMES = 9
-
-
-def _tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('analyze_video', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -110,7 +101,7 @@ def test_the_tool_writes_files_the_lab_tools_read(lab_model, video, tmp_path):
     import sleap_io as sio
     config, checkpoint = lab_model
     out = str(tmp_path / 'out')
-    files = _tool().main([
+    files = load_tool('analyze_video.py').main([
         video, '--config', config, '--checkpoint', checkpoint, '--out-dir',
         out, '--batch-size', '4', '--labelled-video'
     ])
@@ -188,7 +179,7 @@ def test_interrupted_run_writes_the_frames_done(lab_model, video, tmp_path,
     config, checkpoint = lab_model
     out = str(tmp_path / 'out')
     with pytest.raises(SystemExit) as stop:
-        _tool().main([
+        load_tool('analyze_video.py').main([
             video, '--config', config, '--checkpoint', checkpoint, '--out-dir',
             out, '--batch-size', '4', '--formats', 'dlc-h5', 'slp'
         ])
@@ -203,7 +194,7 @@ def test_interrupted_run_writes_the_frames_done(lab_model, video, tmp_path,
 @pytest.mark.slow
 def test_bad_inputs_name_the_file(lab_model, video, tmp_path):
     config, checkpoint = lab_model
-    tool = _tool()
+    tool = load_tool('analyze_video.py')
     broken = tmp_path / 'broken.mp4'
     broken.write_bytes(b'not a video at all')
     with pytest.raises(VideoError, match='broken.mp4'):
@@ -283,7 +274,7 @@ def test_detector_gives_several_animals(lab_model, video, tmp_path,
                                         tiny_dog_detector):
     config, checkpoint = lab_model
     out = str(tmp_path / 'out')
-    _tool().main([
+    load_tool('analyze_video.py').main([
         video, '--config', config, '--checkpoint', checkpoint, '--out-dir',
         out, '--boxes', 'detector', '--det-config',
         tiny_dog_detector['config'], '--det-checkpoint',

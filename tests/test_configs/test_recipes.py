@@ -31,18 +31,31 @@ from tests.test_configs.recipes import (COCO, FULL, IN50, PP, R50, RECIPES, SB,
 PROMPTPOSE = PROMPTPOSE_CONFIGS
 BASE_CONFIG = 'td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256'
 
-# 210 epochs, 500-iteration linear warm-up, x0.1 at 170 and 200
-SCHEDULE = [
-    dict(
-        type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=210,
-        milestones=[170, 200],
-        gamma=0.1,
-        by_epoch=True)
-]
+# The paper's schedule, a scheduler a row: 210 epochs, a linear warm-up over
+# the first 500 iterations from x0.001, x0.1 at epochs 170 and 200.
+SCHEDULE = (
+    # type, by_epoch, begin, end, its own settings
+    ('LinearLR', False, 0, 500, {
+        'start_factor': 0.001
+    }),
+    ('MultiStepLR', True, 0, 210, {
+        'milestones': [170, 200],
+        'gamma': 0.1
+    }),
+)
+
+
+def scheduler_rows(schedulers) -> list:
+    """``param_scheduler`` entries as rows of :data:`SCHEDULE`."""
+    rows = []
+    for scheduler in schedulers:
+        scheduler = dict(scheduler)
+        row = tuple(
+            scheduler.pop(key) for key in ('type', 'by_epoch', 'begin', 'end'))
+        rows.append((*row, scheduler))
+    return rows
+
+
 PRETRAINED = {
     R50: 'open_clip://RN50/openai',
     VIT: 'open_clip://ViT-B-16/openai',
@@ -131,7 +144,7 @@ def test_config_follows_the_papers_recipe(name):
     # schedule
     assert epochs == 210
     assert cfg.train_cfg.max_epochs == 210
-    assert cfg.param_scheduler == SCHEDULE
+    assert scheduler_rows(cfg.param_scheduler) == list(SCHEDULE)
 
     # model and losses
     model = cfg.model

@@ -12,7 +12,6 @@ the score map, the keypoint head and the pixel branch) are computed here
 from the CLAMP tensors alone and must equal the converted model's, built
 from the config the converter writes, with CLAMP's keypoint words.
 """
-import importlib.util
 import os.path as osp
 
 import open_clip
@@ -32,10 +31,8 @@ from promptpose_mm.converters import (CLAMP_AP10K_KEYPOINT_NAMES,
                                       convert_clamp_checkpoint,
                                       convert_clamp_state_dict)
 from promptpose_mm.engine import apply_dataset_keypoints
-from tests.paths import ROOT, TINY
+from tests.paths import TINY, load_tool
 
-TOOL = osp.join(ROOT, 'tools', 'model_converters',
-                'convert_clamp_checkpoint.py')
 ATOL = 1e-5
 
 
@@ -273,11 +270,18 @@ def _clamp_vit_tokens(clamp, image):
                         clamp['backbone.ln_pre.bias'])
 
 
-@torch.no_grad()
-def test_vit_class_embedding_folded(vit_case):
-    _, _, clamp, fresh = vit_case
+def _converted(case):
+    """The case's CLAMP state dict, and its fresh model loaded (strictly)
+    with the conversion of it."""
+    _, _, clamp, fresh = case
     result = convert_clamp_state_dict(clamp, fresh.state_dict())
     fresh.load_state_dict(result.state_dict, strict=True)
+    return clamp, fresh
+
+
+@torch.no_grad()
+def test_vit_class_embedding_folded(vit_case):
+    clamp, fresh = _converted(vit_case)
     clip = fresh.backbone.clip
     cls = clamp['backbone.class_embedding']
     assert cls.norm() > 0.5  # the difference is far from negligible
@@ -362,6 +366,15 @@ def _clamp_context_decoder(clamp, text, visual, layers, heads, drop=0.0):
     return linear(norm(x, pre + 'out_proj.0'), pre + 'out_proj.1')
 
 
+def _converted_decoder(case):
+    """CLAMP's state dict, the converted context decoder, text and visual
+    inputs for it, and its number of heads."""
+    clamp, fresh = _converted(case)
+    decoder = fresh.neck.context_decoder
+    heads = decoder.decoder[0].self_attn.num_heads
+    return (clamp, decoder, *_decoder_inputs(fresh), heads)
+
+
 def _decoder_inputs(fresh):
     gen = torch.Generator().manual_seed(4)
     dim = fresh.neck.embed_dim
@@ -371,12 +384,7 @@ def _decoder_inputs(fresh):
 
 @torch.no_grad()
 def test_context_decoder_equals_clamp_formula(case):
-    _, _, clamp, fresh = case
-    result = convert_clamp_state_dict(clamp, fresh.state_dict())
-    fresh.load_state_dict(result.state_dict, strict=True)
-    decoder = fresh.neck.context_decoder
-    text, visual = _decoder_inputs(fresh)
-    heads = decoder.decoder[0].self_attn.num_heads
+    clamp, decoder, text, visual, heads = _converted_decoder(case)
     expected = _clamp_context_decoder(clamp, text, visual,
                                       len(decoder.decoder), heads)
     torch.testing.assert_close(
@@ -388,12 +396,8 @@ def test_context_decoder_train_mode_drops_as_clamp(resnet_case):
     """In train mode the same dropout masks (same seed, same order) give
     CLAMP's output: dropout after the projections and in the MLP only, none
     on the attention probabilities."""
-    _, _, clamp, fresh = resnet_case
-    result = convert_clamp_state_dict(clamp, fresh.state_dict())
-    fresh.load_state_dict(result.state_dict, strict=True)
-    decoder = fresh.neck.context_decoder.train()
-    text, visual = _decoder_inputs(fresh)
-    heads = decoder.decoder[0].self_attn.num_heads
+    clamp, decoder, text, visual, heads = _converted_decoder(resnet_case)
+    decoder.train()
     drops = {m.p for m in decoder.modules() if isinstance(m, torch.nn.Dropout)}
     assert drops == {0.1}
     torch.manual_seed(11)
@@ -411,27 +415,42 @@ def test_context_decoder_train_mode_drops_as_clamp(resnet_case):
 # ---------------------------------------------------------------------------
 # End to end: the written config, CLAMP's words, CLAMP's formulas
 # ---------------------------------------------------------------------------
-def _clip_block(clamp, prefix, x, heads, mask=None):
-    """CLIP's ResidualAttentionBlock (QuickGELU) on batch-first ``x``."""
-    seq = x.transpose(0, 1)
-    width = seq.shape[-1]
-    normed = _norm(clamp, seq, prefix + 'ln_1')
-    attn, _ = F.multi_head_attention_forward(
-        normed,
-        normed,
-        normed,
-        width,
+def _self_attention(seq, heads, in_weight, in_bias, out_prefix, clamp,
+                    **kwargs):
+    """``F.multi_head_attention_forward`` of sequence-first ``seq`` on
+    itself, no dropout, the output projection ``clamp[out_prefix +
+    'weight' / 'bias']``; ``kwargs`` go to it (a mask, separate q/k/v)."""
+    out, _ = F.multi_head_attention_forward(
+        seq,
+        seq,
+        seq,
+        seq.shape[-1],
         heads,
-        clamp[prefix + 'attn.in_proj_weight'],
-        clamp[prefix + 'attn.in_proj_bias'],
+        in_weight,
+        in_bias,
         None,
         None,
         False,
         0.0,
-        clamp[prefix + 'attn.out_proj.weight'],
-        clamp[prefix + 'attn.out_proj.bias'],
+        clamp[out_prefix + 'weight'],
+        clamp[out_prefix + 'bias'],
         training=False,
         need_weights=False,
+        **kwargs)
+    return out
+
+
+def _clip_block(clamp, prefix, x, heads, mask=None):
+    """CLIP's ResidualAttentionBlock (QuickGELU) on batch-first ``x``."""
+    seq = x.transpose(0, 1)
+    normed = _norm(clamp, seq, prefix + 'ln_1')
+    attn = _self_attention(
+        normed,
+        heads,
+        clamp[prefix + 'attn.in_proj_weight'],
+        clamp[prefix + 'attn.in_proj_bias'],
+        prefix + 'attn.out_proj.',
+        clamp,
         attn_mask=mask)
     seq = seq + attn
     hidden = _linear(clamp, _norm(clamp, seq, prefix + 'ln_2'),
@@ -524,26 +543,16 @@ def _clamp_resnet(clamp, image, heads):
     spatial = spatial.reshape(channels, height * width).permute(1, 0)
     seq = seq + torch.cat([pos[:1], spatial])[:, None]
     pool = 'backbone.attnpool.'
-    out, _ = F.multi_head_attention_forward(
+    out = _self_attention(
         seq,
-        seq,
-        seq,
-        channels,
         heads,
         None,
         torch.cat([clamp[f'{pool}{p}_proj.bias'] for p in 'qkv']),
-        None,
-        None,
-        False,
-        0.0,
-        clamp[pool + 'c_proj.weight'],
-        clamp[pool + 'c_proj.bias'],
-        training=False,
-        need_weights=False,
+        pool + 'c_proj.',
+        clamp,
         use_separate_proj_weight=True,
-        q_proj_weight=clamp[pool + 'q_proj.weight'],
-        k_proj_weight=clamp[pool + 'k_proj.weight'],
-        v_proj_weight=clamp[pool + 'v_proj.weight'])
+        **{f'{p}_proj_weight': clamp[f'{pool}{p}_proj.weight']
+           for p in 'qkv'})
     out = out.permute(1, 2, 0)
     return x, out[:, :, 0], out[:, :, 1:].reshape(batch, -1, height, width)
 
@@ -760,27 +769,40 @@ def test_shape_mismatch_names_the_key(case):
             in message)
 
 
-def test_unused_and_missing_keys(case):
+def _with_unused_key(clamp):
+    return {**clamp, 'backbone.fpn1.0.weight': torch.zeros(3)}
+
+
+def _without_logit_scale(clamp):
+    return {key: v for key, v in clamp.items() if key != 'logit_scale'}
+
+
+# problem: the change to CLAMP's state dict, the key it lists, the error
+KEY_PROBLEMS = {
+    'unused': (_with_unused_key, 'backbone.fpn1.0.weight',
+               r'backbone\.fpn1\.0\.weight.*--allow-unused'),
+    'missing': (_without_logit_scale, 'head.semantic_loss_module.logit_scale',
+                r'head\.semantic_loss_module\.logit_scale.*--allow-missing'),
+}
+
+
+@pytest.mark.parametrize('problem', sorted(KEY_PROBLEMS))
+def test_unused_and_missing_keys(case, problem):
+    """Refused with an error naming the key and the flag; with the flag,
+    converted and listed."""
     _, _, clamp, fresh = case
     target = fresh.state_dict()
-    extra = dict(clamp)
-    extra['backbone.fpn1.0.weight'] = torch.zeros(3)
-    with pytest.raises(
-            CLAMPConversionError,
-            match=r'backbone\.fpn1\.0\.weight.*--allow-unused'):
-        convert_clamp_state_dict(extra, target)
-    result = convert_clamp_state_dict(extra, target, allow_unused=True)
-    assert result.unused == ['backbone.fpn1.0.weight']
-    assert 'backbone.clip.fpn1.0.weight' not in result.state_dict
-
-    lacking = {key: v for key, v in clamp.items() if key != 'logit_scale'}
-    with pytest.raises(
-            CLAMPConversionError,
-            match=r'head\.semantic_loss_module\.logit_scale.*--allow-missing'):
-        convert_clamp_state_dict(lacking, target)
-    result = convert_clamp_state_dict(lacking, target, allow_missing=True)
-    assert result.missing == ['head.semantic_loss_module.logit_scale']
-    assert set(result.state_dict) == set(target) - set(result.missing)
+    change, key, error = KEY_PROBLEMS[problem]
+    changed = change(clamp)
+    with pytest.raises(CLAMPConversionError, match=error):
+        convert_clamp_state_dict(changed, target)
+    result = convert_clamp_state_dict(changed, target,
+                                      **{f'allow_{problem}': True})
+    assert getattr(result, problem) == [key]
+    if problem == 'unused':
+        assert 'backbone.clip.fpn1.0.weight' not in result.state_dict
+    else:
+        assert set(result.state_dict) == set(target) - {key}
 
 
 def test_backbone_kind_must_match_config(vit_case, tmp_path, tiny_config):
@@ -795,9 +817,7 @@ def test_backbone_kind_must_match_config(vit_case, tmp_path, tiny_config):
 
 def test_cli(resnet_case, tmp_path, capsys):
     _, _, clamp, fresh = resnet_case
-    spec = importlib.util.spec_from_file_location('convert_clamp', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('model_converters/convert_clamp_checkpoint.py')
     src = save_clamp(clamp, tmp_path / 'clamp.pth')
     dst = str(tmp_path / 'out.pth')
     assert tool.main([src, dst, '--config', TINY]) == 0

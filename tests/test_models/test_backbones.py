@@ -26,26 +26,14 @@ TRAIN_GRIDS = dict(resnet=(2, 2), vit=(4, 4))
 
 
 def tiny_backbone(kind, input_size=(64, 64), **kwargs):
-    """A backbone with the architecture of ``build_tiny_clip(kind)``."""
+    """A backbone with the architecture of ``build_tiny_clip(kind)``;
+    ``kwargs`` add to it or override it."""
     spec = TINY_CLIP_SPECS[kind]
-    vision = spec['vision']
+    arch = {k: v for k, v in spec['vision'].items() if k != 'image_size'}
+    arch.update(embed_dim=spec['embed_dim'], input_size=input_size)
     if kind == 'resnet':
-        return CLIPResNet(
-            layers=vision['layers'],
-            width=vision['width'],
-            head_width=vision['head_width'],
-            embed_dim=spec['embed_dim'],
-            input_size=input_size,
-            **kwargs)
-    kwargs.setdefault('out_indices', (0, 1))
-    return CLIPVisionTransformer(
-        patch_size=vision['patch_size'],
-        width=vision['width'],
-        layers=vision['layers'],
-        head_width=vision['head_width'],
-        embed_dim=spec['embed_dim'],
-        input_size=input_size,
-        **kwargs)
+        return CLIPResNet(**arch, **kwargs)
+    return CLIPVisionTransformer(**{'out_indices': (0, 1), **arch, **kwargs})
 
 
 def pretrained(source):
@@ -226,14 +214,25 @@ def test_resize_pos_embed_errors():
 # ---------------------------------------------------------------------------
 # Output shapes
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize('input_size', [(256, 256), (192, 256)])
-@pytest.mark.parametrize('with_clip_space', [True, False])
-def test_resnet_shapes(input_size, with_clip_space):
+# (width, height), with_clip_space
+SHAPE_CASES = [(size, clip_space) for size in [(256, 256), (192, 256)]
+               for clip_space in (True, False)]
+
+
+def _run_tiny(kind, input_size, with_clip_space):
+    """A tiny backbone built for ``input_size``, and its outputs on a batch
+    of two images of that size."""
     width, height = input_size
     backbone = tiny_backbone(
-        'resnet', input_size, with_clip_space=with_clip_space).eval()
+        kind, input_size, with_clip_space=with_clip_space).eval()
     with torch.no_grad():
-        outs = backbone(torch.randn(2, 3, height, width))
+        return backbone, backbone(torch.randn(2, 3, height, width))
+
+
+@pytest.mark.parametrize('input_size,with_clip_space', SHAPE_CASES)
+def test_resnet_shapes(input_size, with_clip_space):
+    width, height = input_size
+    backbone, outs = _run_tiny('resnet', input_size, with_clip_space)
     assert len(outs) == 4 + 2 * with_clip_space
     for index, level in enumerate(outs[:4]):
         stride = 4 * 2**index
@@ -247,17 +246,13 @@ def test_resnet_shapes(input_size, with_clip_space):
         assert not any('attnpool' in key for key in backbone.state_dict())
 
 
-@pytest.mark.parametrize('input_size', [(256, 256), (192, 256)])
-@pytest.mark.parametrize('with_clip_space', [True, False])
+@pytest.mark.parametrize('input_size,with_clip_space', SHAPE_CASES)
 def test_vit_shapes(input_size, with_clip_space):
     width, height = input_size
-    backbone = tiny_backbone(
-        'vit', input_size, with_clip_space=with_clip_space).eval()
+    backbone, outs = _run_tiny('vit', input_size, with_clip_space)
     grid = (height // 16, width // 16)
     assert backbone.clip.positional_embedding.shape == (1 + grid[0] * grid[1],
                                                         32)
-    with torch.no_grad():
-        outs = backbone(torch.randn(2, 3, height, width))
     assert [out.shape for out in outs[:2]] == [(2, 32, *grid)] * 2
     if with_clip_space:
         assert len(outs) == 4
@@ -301,18 +296,26 @@ def test_registered_in_mmpose():
     assert MODELS.get('CLIPVisionTransformer') is CLIPVisionTransformer
 
 
-@pytest.mark.parametrize('kind', KINDS)
-def test_other_input_size_resizes_pos_embed_on_the_fly(kind):
+def _built_and_resized(kind, resize):
+    """A backbone built for 64x64 and one built for 96x128 holding its
+    weights with the positional embedding resized by ``resize(embedding,
+    grid, new grid)``; both run on a 96x128 image."""
     built = tiny_backbone(kind, (64, 64)).eval()
     for_size = tiny_backbone(kind, (96, 128)).eval()
     state = built.state_dict()
     key = 'clip.' + POS_KEYS[kind]
     grid = (128 // built.stride, 96 // built.stride)
-    state[key] = resize_pos_embed(state[key], built.grid, grid)
+    state[key] = resize(state[key], built.grid, grid)
     for_size.load_state_dict(state)
     image = torch.randn(1, 3, 128, 96)
     with torch.no_grad():
-        on_the_fly, stored = built(image), for_size(image)
+        outs = built(image), for_size(image)
+    return built, for_size, state, key, grid, image, outs
+
+
+@pytest.mark.parametrize('kind', KINDS)
+def test_other_input_size_resizes_pos_embed_on_the_fly(kind):
+    *_, (on_the_fly, stored) = _built_and_resized(kind, resize_pos_embed)
     for a, b in zip(on_the_fly, stored):
         torch.testing.assert_close(a, b)
 
@@ -324,16 +327,8 @@ def test_run_time_pos_embed_resize_is_bilinear(kind):
     from the stored grid, written out here and loaded into a backbone
     built for that size."""
     torch.manual_seed(0)
-    built = tiny_backbone(kind, (64, 64)).eval()
-    for_size = tiny_backbone(kind, (96, 128)).eval()
-    state = built.state_dict()
-    key = 'clip.' + POS_KEYS[kind]
-    grid = (128 // built.stride, 96 // built.stride)
-    state[key] = torch_bilinear(state[key], built.grid, grid)
-    for_size.load_state_dict(state)
-    image = torch.randn(1, 3, 128, 96)
-    with torch.no_grad():
-        on_the_fly, stored = built(image), for_size(image)
+    built, for_size, state, key, grid, image, (on_the_fly, stored) = \
+        _built_and_resized(kind, torch_bilinear)
     for a, b in zip(on_the_fly, stored):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
     # The embedding the forward pass uses, and how far the bicubic resize
@@ -637,14 +632,8 @@ def test_vit_drop_path_rates_are_linspace():
     expected = torch.linspace(0, 0.4, 12).tolist()
     for mode in ('token', 'sample'):
         kwargs = {} if mode == 'token' else dict(drop_path_mode=mode)
-        backbone = CLIPVisionTransformer(
-            width=32,
-            layers=12,
-            head_width=16,
-            embed_dim=16,
-            input_size=(32, 32),
-            drop_path_rate=0.4,
-            **kwargs)
+        backbone = tiny_backbone(
+            'vit', (32, 32), layers=12, drop_path_rate=0.4, **kwargs)
         blocks = backbone.clip.transformer.resblocks
         assert all(isinstance(block, DropPathBlock) for block in blocks)
         rates = [block.drop_path.drop_prob for block in blocks]

@@ -5,7 +5,6 @@ tests/data/deeplabcut (see its README); the comparison runs the tiny
 configs for one epoch of two iterations.
 """
 import csv
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -22,7 +21,7 @@ from promptpose_mm.annotations.deeplabcut import read_deeplabcut_project
 from promptpose_mm.annotations.metainfo import pose_metainfo
 from promptpose_mm.engine import apply_dataset_keypoints
 from promptpose_mm.utils.boxes import square_box
-from tests.paths import ROOT
+from tests.paths import ROOT, load_tool
 
 PROJECT = osp.join(ROOT, 'tests', 'data', 'deeplabcut',
                    'Reaching-Mackenzie-2018-08-30')
@@ -34,14 +33,6 @@ PAPER = osp.join(CONFIG_DIR,
                  'td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256.py')
 PAPER_BASELINE = osp.join(CONFIG_DIR,
                           'td-hm_clip-rn50_8xb16-210e_ap10k-256x256.py')
-
-
-def _tool(name):
-    path = osp.join(ROOT, 'tools', 'analysis', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'analysis_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _csv_rows():
@@ -193,7 +184,7 @@ def test_configs_inherit_and_ablate(tmp_path):
 
 
 def test_compare_tool_runs_the_tiny_pair(tmp_path, capsys):
-    tool = _tool('compare_on_labels')
+    tool = load_tool('analysis/compare_on_labels.py')
     work = tmp_path / 'work'
     table = tool.main([
         PROJECT, '--work-dir',

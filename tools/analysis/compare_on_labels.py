@@ -41,10 +41,14 @@ PAIRS = {
     'tiny': ('td-hm_promptpose-tiny-clip-rn_1xb2-500e_ap10k-256x256.py',
              'td-hm_clip-tiny-rn_1xb2-500e_ap10k-256x256.py'),
 }
+# the importer's options this tool takes (its --seed and --batch-size are
+# the training's)
+IMPORT_OPTIONS = ('val_every', 'padding', 'sigma')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     from promptpose_mm.analysis.label_comparison import ABLATIONS
+    from promptpose_mm.annotations.import_options import add_import_options
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('project', help='DeepLabCut project folder')
     parser.add_argument(
@@ -76,15 +80,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='epochs where the lr drops x0.1')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--num-workers', type=int, default=0)
-    parser.add_argument(
-        '--val-every',
-        type=int,
-        default=5,
-        help='every N-th frame (file order) goes to validation')
-    parser.add_argument(
-        '--padding', type=float, default=0.25, help='box padding per side')
-    parser.add_argument(
-        '--sigma', type=float, default=0.025, help='OKS sigma per keypoint')
+    add_import_options(parser, IMPORT_OPTIONS, val_every=5)
     parser.add_argument(
         '--ablate',
         default='',
@@ -134,6 +130,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
 
     from promptpose_mm.analysis import label_comparison as comparison
     from promptpose_mm.annotations import import_labels
+    from promptpose_mm.annotations.import_options import import_options
     if args.configs:
         promptpose_config, baseline_config = args.configs
     else:
@@ -143,9 +140,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         args.project,
         osp.join(args.work_dir, 'data'),
         base_config=promptpose_config,
-        val_every=args.val_every,
-        padding=args.padding,
-        sigma=args.sigma)
+        **import_options(args, IMPORT_OPTIONS))
     print_log(
         f'converted {args.project}: {data["num_train"]} training and '
         f'{data["num_val"]} validation frames, {data["num_keypoints"]} '

@@ -16,10 +16,9 @@ import argparse
 import os.path as osp
 from typing import Optional, Sequence
 
-from mmengine.config import DictAction
-
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    from promptpose_mm.apis import cli
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config_a', help="first model's config")
     parser.add_argument('checkpoint_a', help="first model's checkpoint")
@@ -53,17 +52,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--out-file',
         default='work_dirs/analysis/compare_predictions.png',
         help='PNG to write')
-    parser.add_argument('--device', default='cpu', help='cpu or cuda:0')
-    parser.add_argument(
-        '--cfg-options-a',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the first config, key=value')
-    parser.add_argument(
-        '--cfg-options-b',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the second config, key=value')
+    cli.add_device(parser)
+    for side, which in (('a', 'the first config'), ('b', 'the second')):
+        cli.add_cfg_options(parser, f'--cfg-options-{side}', which)
     args = parser.parse_args(argv)
     if args.names[0] == args.names[1]:
         parser.error(f'--names must differ, got {args.names[0]!r} twice')

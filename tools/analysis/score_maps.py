@@ -19,10 +19,9 @@ import argparse
 import os.path as osp
 from typing import List, Optional, Sequence
 
-from mmengine.config import DictAction
-
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    from promptpose_mm.apis import cli
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='PromptPose config file')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -30,13 +29,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'images',
         nargs='*',
         help='image files (with --ann-file: file names in that file)')
-    parser.add_argument(
-        '--bbox',
-        nargs=4,
-        type=float,
-        action='append',
-        metavar=('X1', 'Y1', 'X2', 'Y2'),
-        help='a box (repeat for several), used for every image')
+    cli.add_box(parser, '--bbox',
+                'a box (repeat for several), used for every image')
     parser.add_argument(
         '--ann-file', help='COCO-style annotations: take their boxes')
     parser.add_argument(
@@ -48,12 +42,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default='work_dirs/analysis/score_maps',
         help='folder for the PNGs (<image>_score_maps_<box>.png)')
     parser.add_argument('--ncols', type=int, default=6, help='panels a row')
-    parser.add_argument('--device', default='cpu', help='cpu or cuda:0')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value')
+    cli.add_device(parser)
+    cli.add_cfg_options(parser)
     args = parser.parse_args(argv)
     if args.ann_file is None and not args.images:
         parser.error('give image files, or --ann-file')

@@ -16,10 +16,10 @@ import os.path as osp
 from typing import Optional, Sequence
 
 import numpy as np
-from mmengine.config import DictAction
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    from promptpose_mm.apis import cli
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='PromptPose config file')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -33,12 +33,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--out-file',
         default='work_dirs/analysis/semantic_similarity.png',
         help='PNG to write')
-    parser.add_argument('--device', default='cpu', help='cpu or cuda:0')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value')
+    cli.add_device(parser)
+    cli.add_cfg_options(parser)
     return parser.parse_args(argv)
 
 

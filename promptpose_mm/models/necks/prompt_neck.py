@@ -174,12 +174,16 @@ class PromptPoseNeck(CLIPInitMixin, BaseModule):
             return self._encode_prompts()
         return self._prompt_cache.get(self._encode_prompts)
 
-    def forward(self, feats: Sequence[Tensor]) -> PromptPoseFeatures:
+    def forward(self,
+                feats: Sequence[Tensor],
+                prompts: Optional[Tensor] = None) -> PromptPoseFeatures:
         """Compute the prompts and the score map.
 
         Args:
             feats (tuple[Tensor]): the backbone output ``(*levels, dense
                 (B, D, h, w), global (B, D))``.
+            prompts (Tensor, optional): ``(K, D)`` prompts to use instead of
+                :meth:`prompts` (an exported model's stored ones).
 
         Returns:
             PromptPoseFeatures: ``visual`` (the levels), ``score_map``
@@ -187,7 +191,9 @@ class PromptPoseNeck(CLIPInitMixin, BaseModule):
             ``dense`` ``(B, D, h, w)`` and ``text`` ``(B, K, D)``.
         """
         levels, dense, global_feat = self._split_feats(feats)
-        text, score_map = self.score(self.prompts(), dense, global_feat)
+        if prompts is None:
+            prompts = self.prompts()
+        text, score_map = self.score(prompts, dense, global_feat)
         return PromptPoseFeatures(
             visual=levels, score_map=score_map, dense=dense, text=text)
 

@@ -1,0 +1,132 @@
+"""Command-line arguments the tools share, declared once.
+
+The tools that run a model (``tools/inference.py``, ``tools/analyze_video.py``
+and the analysis tools) take the same names, defaults and help for the same
+things: the pose model, the device, boxes and the detector, with MMPose's
+demo names for the thresholds (``--bbox-thr``, ``--nms-thr``, ``--kpt-thr``).
+Nothing in the model imports this module.
+"""
+import argparse
+from typing import Optional
+
+from promptpose_mm.deployment import is_onnx_file
+from .inference import ANIMAL_DET_CAT_IDS, build_pose_inferencer
+
+BOX_METAVAR = ('X1', 'Y1', 'X2', 'Y2')
+BACKENDS = ('pytorch', 'onnxruntime')
+BACKEND_FILES = dict(
+    pytorch='a .pth checkpoint', onnxruntime='an exported .onnx file')
+# option: (default, help) of the detector's thresholds
+DETECTOR_THRESHOLDS = {
+    '--bbox-thr': (0.3, 'detector boxes scoring below it are dropped'),
+    '--nms-thr': (0.3, 'box NMS IoU threshold'),
+}
+
+
+def tool_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser described by ``doc``'s first line, with the rest of ``doc``
+    (the examples) as its epilog, kept as written."""
+    summary, _, details = doc.partition('\n')
+    return argparse.ArgumentParser(
+        description=summary,
+        epilog=details,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_cfg_options(parser: argparse.ArgumentParser,
+                    option: str = '--cfg-options',
+                    which: str = 'the config') -> None:
+    """``--cfg-options key=value ...``: MMEngine's config overrides."""
+    from mmengine.config import DictAction
+    parser.add_argument(
+        option,
+        nargs='+',
+        action=DictAction,
+        help=f'override settings of {which}, key=value')
+
+
+def add_device(parser: argparse.ArgumentParser,
+               default: Optional[str] = 'cpu') -> None:
+    """``--device``: where the model runs."""
+    parser.add_argument(
+        '--device', default=default, help=f'cpu, cuda:0, ... ({default})')
+
+
+def add_pose_model(parser: argparse.ArgumentParser,
+                   device: Optional[str] = 'cpu') -> None:
+    """``--config``, ``--checkpoint`` (both required), ``--backend`` and
+    ``--device``; check the backend with :func:`check_backend`."""
+    for option, what in (('--config', 'pose config'),
+                         ('--checkpoint',
+                          'pose weights (.pth), or an exported .onnx file')):
+        parser.add_argument(option, required=True, help=what)
+    parser.add_argument(
+        '--backend',
+        choices=BACKENDS,
+        help='pytorch (a .pth checkpoint) or onnxruntime (a .onnx file from '
+        'tools/deployment/export_onnx.py); default: by the checkpoint')
+    add_device(parser, device)
+
+
+def check_backend(parser: argparse.ArgumentParser,
+                  args: argparse.Namespace) -> None:
+    """Fill in ``args.backend`` from the checkpoint, or exit with a parser
+    error when the asked backend does not fit it."""
+    found = 'onnxruntime' if is_onnx_file(args.checkpoint) else 'pytorch'
+    if args.backend not in (None, found):
+        parser.error(f'--backend {args.backend} needs '
+                     f'{BACKEND_FILES[args.backend]}, but --checkpoint '
+                     f'{args.checkpoint} is not one')
+    args.backend = found
+
+
+def add_box(parser, option: str, help: str) -> None:
+    """A repeatable box option, ``X1 Y1 X2 Y2`` in pixels; ``parser`` may be
+    an argument group."""
+    parser.add_argument(
+        option,
+        nargs=4,
+        type=float,
+        action='append',
+        metavar=BOX_METAVAR,
+        help=help)
+
+
+def add_detector(parser: argparse.ArgumentParser, config_group=None) -> None:
+    """An mmdet detector through MMPose's inferencer: ``--det-config`` (in
+    ``config_group`` when it must exclude other box sources),
+    ``--det-checkpoint``, ``--det-cat-ids`` and the thresholds."""
+    (config_group or parser).add_argument(
+        '--det-config', help='mmdet config (or mmdet model name)')
+    parser.add_argument('--det-checkpoint', help='mmdet weights')
+    parser.add_argument(
+        '--det-cat-ids',
+        type=int,
+        nargs='+',
+        default=list(ANIMAL_DET_CAT_IDS),
+        help='detector classes to keep (default: COCO mammals '
+        f'{min(ANIMAL_DET_CAT_IDS)}-{max(ANIMAL_DET_CAT_IDS)})')
+    for option, (default, what) in DETECTOR_THRESHOLDS.items():
+        parser.add_argument(option, type=float, default=default, help=what)
+
+
+def add_kpt_thr(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--kpt-thr``: keypoints scoring below it are not drawn."""
+    parser.add_argument('--kpt-thr', type=float, default=0.3, help=help)
+
+
+def add_out_dir(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--out-dir``: the folder the tool writes into."""
+    parser.add_argument(
+        '--out-dir', default=default, help=f'output folder ({default})')
+
+
+def inferencer_from_args(args: argparse.Namespace):
+    """:func:`~.inference.build_pose_inferencer` from the options of
+    :func:`add_pose_model` and :func:`add_detector`."""
+    detector = {
+        f'det_{key}': getattr(args, f'det_{key}')
+        for key in ('config', 'checkpoint', 'cat_ids')
+    }
+    return build_pose_inferencer(
+        args.config, args.checkpoint, device=args.device, **detector)
