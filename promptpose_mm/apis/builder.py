@@ -16,7 +16,7 @@ from mmpose.registry import MODELS
 from torch import nn
 
 from promptpose_mm.deployment import is_onnx_file, onnxruntime_config
-from promptpose_mm.engine import apply_dataset_keypoints
+from promptpose_mm.engine import apply_dataset_keypoints, dataset_keypoints
 
 ConfigType = Union[str, Path, Config]
 
@@ -87,3 +87,26 @@ def build_random_model(cfg: Config, device: str = 'cpu') -> nn.Module:
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     model = MODELS.build(model_cfg)
     return model.to(device)
+
+
+def build_inference_model(config: ConfigType,
+                          device: str = 'cpu') -> nn.Module:
+    """A config's model with random weights, as :func:`init_model` gives
+    one: eval mode, ``cfg`` and ``dataset_meta`` (from the config's dataset)
+    set. Nothing is loaded or downloaded: for benchmarks and exports of an
+    architecture.
+
+    Args:
+        config (str | Path | Config): the pose config.
+        device (str): where to put the model.
+
+    Returns:
+        nn.Module: the model, in eval mode.
+    """
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    cfg = load_config(config)
+    model = build_random_model(cfg, device).eval()
+    _, metainfo, _ = dataset_keypoints(cfg)
+    model.cfg = cfg
+    model.dataset_meta = parse_pose_metainfo(metainfo)
+    return model

@@ -333,3 +333,26 @@ def test_benchmark_arithmetic_per_image():
     assert counts['PromptPose', 2][1] < counts['PromptPose', 1][1]
     # the dense CLIP projection and the neck are extra work
     assert counts['PromptPose', 1][0] > counts['SimpleBaseline', 1][0]
+
+
+def test_onnx_speed_tool_tiny(tmp_path):
+    """The table has a row per model and batch, both backends measured,
+    and the exported files are reused on a second run."""
+    tool = _tool('onnx_speed')
+    argv = [
+        '--models', 'promptpose-tiny', 'simplebaseline-tiny', '--batch-sizes',
+        '1', '2', '--repeats', '1', '--seconds', '0.01', '--work-dir',
+        str(tmp_path)
+    ]
+    table = tool.main(argv)
+    rows = [line.split('|')[1:-1] for line in table.splitlines()[2:]]
+    assert [(r[0].strip(), r[1].strip())
+            for r in rows] == [('promptpose-tiny', '1'),
+                               ('promptpose-tiny', '2'),
+                               ('simplebaseline-tiny', '1'),
+                               ('simplebaseline-tiny', '2')]
+    for row in rows:
+        assert float(row[2]) > 0 and float(row[3]) > 0
+    stamp = osp.getmtime(tmp_path / 'promptpose-tiny.onnx')
+    tool.main(argv[:2] + argv[3:])
+    assert osp.getmtime(tmp_path / 'promptpose-tiny.onnx') == stamp

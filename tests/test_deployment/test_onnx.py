@@ -15,7 +15,8 @@ import pytest
 import torch
 from mmpose.apis import inference_topdown
 
-from promptpose_mm.apis import build_random_model, init_model, load_config
+from promptpose_mm.apis import (build_inference_model, build_random_model,
+                                init_model, load_config)
 from promptpose_mm.deployment import (FoldedPoseModel, OnnxRuntimeModel,
                                       export_onnx, is_onnx_file,
                                       onnxruntime_config)
@@ -245,12 +246,9 @@ def test_paper_configs_export(paper, tmp_path):
     """Both paper configs at full size, random weights: the prompts are a
     (17, D) constant and the 63 M (RN50) / 38 M (ViT-B/16) text-encoder
     numbers are not in the file; onnxruntime equals PyTorch."""
-    cfg = load_config(PAPER[paper])
     torch.manual_seed(0)
-    model = build_random_model(cfg).eval()
-    model.dataset_meta = dict(
-        num_keypoints=17, keypoint_id2name={i: str(i)
-                                            for i in range(17)})
+    model = build_inference_model(PAPER[paper])
+    cfg = model.cfg
     out = str(tmp_path / f'{paper}.onnx')
     result = export_onnx(model, out, input_size_of(cfg))
     state = model.state_dict()

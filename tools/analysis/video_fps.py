@@ -42,34 +42,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def random_video_model(config: str, device: str):
-    """A config's model with random weights, ready for ``analyze_video``
-    (``cfg`` and ``dataset_meta`` set, eval mode)."""
-    from mmpose.datasets.datasets.utils import parse_pose_metainfo
-
-    from promptpose_mm.apis import build_random_model, load_config
-    from promptpose_mm.engine import dataset_keypoints
-    cfg = load_config(config)
-    model = build_random_model(cfg, device).eval()
-    _, metainfo, _ = dataset_keypoints(cfg)
-    model.cfg = cfg
-    model.dataset_meta = parse_pose_metainfo(metainfo)
-    return model
-
-
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
     import torch
 
     from promptpose_mm.analysis.benchmark import markdown_table
-    from promptpose_mm.apis import analyze_video
+    from promptpose_mm.apis import analyze_video, build_inference_model
     from promptpose_mm.testing.label_projects import write_animal_video
     folder = tempfile.mkdtemp(prefix='video_fps_')
     video = osp.join(folder, 'walk.avi')
     write_animal_video(video, frames=args.frames, size=tuple(args.size))
     rows = []
     for name in args.configs:
-        model = random_video_model(
+        model = build_inference_model(
             osp.join(ROOT, 'configs', CONFIGS[name]), args.device)
         for batch in args.batch_sizes:
             analyze_video(

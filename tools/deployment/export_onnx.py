@@ -44,15 +44,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
-    from promptpose_mm.apis import build_random_model, init_model, load_config
+    from promptpose_mm.apis import (build_inference_model, init_model,
+                                    load_config)
     from promptpose_mm.deployment import export_onnx, verify_onnx
     from promptpose_mm.deployment.onnx_export import input_size_of
     try:
         cfg = load_config(args.config, args.cfg_options)
         if args.checkpoint == 'random':
-            from mmpose.apis.inference import dataset_meta_from_config
-            model = build_random_model(cfg).eval()
-            model.dataset_meta = dataset_meta_from_config(cfg, 'train')
+            model = build_inference_model(cfg)
         else:
             model = init_model(cfg, args.checkpoint, device='cpu')
     except (FileNotFoundError, ValueError) as error:
