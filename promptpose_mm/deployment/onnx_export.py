@@ -1,6 +1,7 @@
 """Export a top-down heatmap model to ONNX, the PromptPose prompts folded in.
 """
 import json
+import math
 import os
 import os.path as osp
 from typing import Dict, Optional, Sequence, Tuple
@@ -89,12 +90,12 @@ def export_onnx(model: nn.Module,
     finally:
         if osp.exists(part):
             os.remove(part)
-    proto = onnx.load(out_file, load_external_data=False)
+    # counted from the proto in memory: the file is not read again
     return dict(
         file=out_file,
         bytes=osp.getsize(out_file),
-        parameters=int(
-            sum(_numel(tensor.dims) for tensor in proto.graph.initializer)),
+        parameters=sum(
+            math.prod(tensor.dims) for tensor in proto.graph.initializer),
         nodes=len(proto.graph.node),
         metadata=metadata)
 
@@ -124,13 +125,6 @@ def verify_onnx(model: nn.Module,
         model_file, providers=['CPUExecutionProvider'])
     found, = session.run(None, {INPUT_NAME: inputs.numpy()})
     return float(abs(found - expected).max())
-
-
-def _numel(dims: Sequence[int]) -> int:
-    count = 1
-    for dim in dims:
-        count *= dim
-    return count
 
 
 def input_size_of(cfg) -> Optional[Tuple[int, int]]:
