@@ -122,6 +122,30 @@ def tiny_config() -> Callable[[str], Config]:
     return load
 
 
+def _write_random_checkpoint(config: str, path: str, seed: int = 0) -> str:
+    import torch
+
+    from promptpose_mm.apis import build_random_model, load_config
+    torch.manual_seed(seed)
+    model = build_random_model(load_config(config))
+    # perturbed BatchNorm statistics: eval mode is not the identity, and the
+    # heatmaps have clear maxima (a 1-epoch model's are nearly flat, so that
+    # float noise would decide their argmax)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
+    return path
+
+
+@pytest.fixture(scope='session')
+def random_checkpoint() -> Callable[..., str]:
+    """Save a random-weight model of a config as MMEngine saves one:
+    ``random_checkpoint(config, path, seed=0)`` returns ``path``."""
+    return _write_random_checkpoint
+
+
 # RTMDet-tiny at 320 x 320, at most 3 boxes, no pretrained download
 _DET_CONFIG = """_base_ = {base!r}
 model = dict(backbone=dict(init_cfg=None),

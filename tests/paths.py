@@ -14,6 +14,8 @@ CONFIG_DIR = osp.join(ROOT, 'configs')
 PROMPTPOSE_CONFIGS = osp.join(CONFIG_DIR, 'promptpose')
 DATA = osp.join(ROOT, 'tests', 'data')
 AP10K = osp.join(DATA, 'ap10k')
+# a real DeepLabCut project (a reaching mouse; see tests/data/README.md)
+REACHING = osp.join(DATA, 'deeplabcut', 'Reaching-Mackenzie-2018-08-30')
 # the tiny CPU config (CLIP ResNet), by its short name
 TINY = osp.join(CONFIG_DIR, 'promptpose_tiny_ap10k.py')
 # a tiny config per backbone: the same architectures as

@@ -239,22 +239,13 @@ def write_sleap_file(path: str,
     return drawn
 
 
-def write_animal_video(path: str,
-                       frames: int = 12,
-                       size=(95, 81),
-                       fps: float = 10.0,
-                       seed: int = 0) -> np.ndarray:
-    """Write a lossless video (FFV1 in AVI: any frame size, odd ones too,
-    decoded back exactly) of one drawn mouse walking across the frame.
-
-    Returns:
-        np.ndarray: ``(T, 4, 2)`` the drawn points of every frame.
-    """
+def write_video(path: str,
+                frames: Sequence[np.ndarray],
+                fps: float = 10.0) -> None:
+    """Write ``(H, W, 3)`` uint8 RGB frames as a lossless video (FFV1 in
+    AVI: any frame size, odd ones too, decoded back exactly)."""
     import imageio_ffmpeg
-    width, height = size
-    start = animal_points(np.random.default_rng(seed), width, height)
-    step = np.array([0.6, 0.3])
-    points = np.stack([start + i * step for i in range(frames)])
+    height, width = frames[0].shape[:2]
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     writer = imageio_ffmpeg.write_frames(
         path, (width, height),
@@ -263,7 +254,29 @@ def write_animal_video(path: str,
         macro_block_size=1,
         fps=fps)
     writer.send(None)
-    for frame_points in points:
-        writer.send(draw_animals(width, height, [frame_points]))
+    for frame in frames:
+        if frame.shape != (height, width, 3):
+            raise ValueError(f'write_video: frame of shape {frame.shape} in '
+                             f'a {width}x{height} video {path}')
+        writer.send(np.ascontiguousarray(frame))
     writer.close()
+
+
+def write_animal_video(path: str,
+                       frames: int = 12,
+                       size=(95, 81),
+                       fps: float = 10.0,
+                       seed: int = 0) -> np.ndarray:
+    """Write a lossless video (:func:`write_video`) of one drawn mouse
+    walking across the frame.
+
+    Returns:
+        np.ndarray: ``(T, 4, 2)`` the drawn points of every frame.
+    """
+    width, height = size
+    start = animal_points(np.random.default_rng(seed), width, height)
+    step = np.array([0.6, 0.3])
+    points = np.stack([start + i * step for i in range(frames)])
+    write_video(
+        path, [draw_animals(width, height, [p]) for p in points], fps=fps)
     return points

@@ -15,8 +15,7 @@ import pytest
 import torch
 from mmpose.apis import inference_topdown
 
-from promptpose_mm.apis import (build_inference_model, build_random_model,
-                                init_model, load_config)
+from promptpose_mm.apis import build_inference_model, init_model, load_config
 from promptpose_mm.deployment import (FoldedPoseModel, OnnxRuntimeModel,
                                       export_onnx, is_onnx_file,
                                       onnxruntime_config)
@@ -35,27 +34,13 @@ PAPER = dict(
 TOL = 1e-4
 
 
-def _checkpoint(config: str, path: str, seed: int = 0) -> str:
-    """A random-weight model of ``config`` saved as MMEngine saves one."""
-    torch.manual_seed(seed)
-    cfg = load_config(config)
-    model = build_random_model(cfg)
-    # perturb BatchNorm statistics so that eval mode is not the identity
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.1, 0.1)
-            module.running_var.uniform_(0.5, 1.5)
-    torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
-    return path
-
-
 @pytest.fixture(scope='module', params=['resnet', 'vit', 'baseline'])
-def exported(request, tmp_path_factory):
+def exported(request, tmp_path_factory, random_checkpoint):
     """(config, .pth, .onnx, export result) of a tiny model."""
     config = BASELINE_TINY if request.param == 'baseline' else \
         TINY_CONFIGS[request.param]
     root = tmp_path_factory.mktemp(f'onnx_{request.param}')
-    pth = _checkpoint(config, str(root / 'model.pth'))
+    pth = random_checkpoint(config, str(root / 'model.pth'))
     model = init_model(config, pth, device='cpu')
     onnx_file = str(root / 'model.onnx')
     result = export_onnx(model, onnx_file, input_size_of(model.cfg))
@@ -198,11 +183,11 @@ def test_onnxruntime_config_keeps_codec_and_test_cfg(exported):
     assert not is_onnx_file(None)
 
 
-def test_tools_run_the_exported_model(tmp_path):
+def test_tools_run_the_exported_model(tmp_path, random_checkpoint):
     """export_onnx.py, then the image tool with the .onnx file gives the
     .pth file's poses; a backend that does not fit the file is refused."""
     config = TINY_CONFIGS['resnet']
-    pth = _checkpoint(config, str(tmp_path / 'model.pth'))
+    pth = random_checkpoint(config, str(tmp_path / 'model.pth'))
     onnx_file = str(tmp_path / 'model.onnx')
     result = load_tool('deployment/export_onnx.py').main(
         [config, pth, onnx_file])

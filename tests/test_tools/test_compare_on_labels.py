@@ -21,10 +21,9 @@ from promptpose_mm.annotations.deeplabcut import read_deeplabcut_project
 from promptpose_mm.annotations.metainfo import pose_metainfo
 from promptpose_mm.engine import apply_dataset_keypoints
 from promptpose_mm.utils.boxes import square_box
-from tests.paths import ROOT, load_tool
+from tests.paths import REACHING, ROOT, load_tool
 
-PROJECT = osp.join(ROOT, 'tests', 'data', 'deeplabcut',
-                   'Reaching-Mackenzie-2018-08-30')
+PROJECT = REACHING
 TABLE = osp.join(PROJECT, 'labeled-data', 'reachingvideo1',
                  'CollectedData_Mackenzie.csv')
 BODYPARTS = ['Hand', 'Finger1', 'Tongue', 'Joystick1', 'Joystick2']
