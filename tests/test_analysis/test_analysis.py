@@ -356,3 +356,76 @@ def test_onnx_speed_tool_tiny(tmp_path):
     stamp = osp.getmtime(tmp_path / 'promptpose-tiny.onnx')
     tool.main(argv[:2] + argv[3:])
     assert osp.getmtime(tmp_path / 'promptpose-tiny.onnx') == stamp
+
+
+def test_step_phases_are_the_train_step_split():
+    """train_step_phases updates the weights exactly as model.train_step
+    does, and its forward and backward arithmetic add up to the step's."""
+    from mmengine.config import Config
+
+    from promptpose_mm.analysis.benchmark import _Bench
+    from promptpose_mm.analysis.step_phases import (BACKWARD, FORWARD, PHASES,
+                                                    step_gmacs,
+                                                    train_step_phases)
+    benches = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        benches.append(_Bench(Config.fromfile(PROMPTPOSE), 2, 'cpu', 0))
+    whole, phased = benches
+    before = {k: v.clone() for k, v in phased.model.state_dict().items()}
+    torch.manual_seed(1)  # the same dropout masks
+    whole.step('train')
+    torch.manual_seed(1)
+    seconds = train_step_phases(phased)
+    assert list(seconds) == list(PHASES) and min(seconds.values()) >= 0
+    changed = 0
+    # an optimizer step moves a weight by about lr (2e-3 here): 1e-5 is
+    # float noise, another step would differ by far more
+    for key, value in phased.model.state_dict().items():
+        torch.testing.assert_close(
+            value, whole.model.state_dict()[key], rtol=1e-4, atol=1e-5)
+        changed += not torch.equal(value, before[key])
+    assert changed > 10  # the step did update the weights
+    assert all(p.grad is None for p in phased.model.parameters())
+    torch.manual_seed(0)
+    bench = _Bench(Config.fromfile(BASELINE), 2, 'cpu', 0)
+    total = bench.gmacs_per_image('train')
+    macs = step_gmacs(bench)
+    assert macs[FORWARD] + macs[BACKWARD] == pytest.approx(total, rel=1e-6)
+    # backward: gradients of the inputs and of the weights, each about a
+    # forward's work
+    assert 1.5 * macs[FORWARD] < macs[BACKWARD] < 2.5 * macs[FORWARD]
+
+
+def test_benchmark_phases_table():
+    from promptpose_mm.analysis.step_phases import PHASES
+    result, table = _tool('benchmark').main([
+        '--configs', PROMPTPOSE, BASELINE, '--batch-size', '2', '--repeats',
+        '2', '--warmup', '0', '--phases', '--no-progress'
+    ])
+    for name in result.names:
+        assert all(len(result.seconds[name][p]) == 2 for p in PHASES)
+        assert result.ops[name]['aten::convolution_backward'] > 0
+    # the text encoder is frozen: PromptPose's optimizer updates fewer
+    # parameters than it has, but more than SimpleBaseline
+    assert result.trainable['PromptPose'] > result.trainable['SimpleBaseline']
+    lines = table.splitlines()
+    rows = {
+        line.strip('|').split('|')[0].strip():
+        [c.strip() for c in line.strip('|').split('|')[1:]]
+        for line in lines if line.startswith('| ')
+    }
+    for phase in PHASES + ('whole step', ):
+        a, b, diff, ratio = map(float, rows[phase][:4])
+        assert diff == pytest.approx(a - b, abs=0.11)
+        if b > 5:  # the table's ms are rounded to 0.1
+            assert ratio == pytest.approx(a / b, rel=3e-2)
+    whole = float(rows['whole step'][0])
+    assert whole == pytest.approx(
+        sum(float(rows[p][0]) for p in PHASES), abs=0.3)
+    assert 'params' in rows['optimizer step'][4]
+    assert float(rows['backward'][4]) > 0
+    assert 'all operators' in rows
+    with pytest.raises(ValueError, match='exactly two'):
+        from promptpose_mm.analysis.step_phases import run_phases
+        run_phases({'a': None})

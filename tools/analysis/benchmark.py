@@ -5,16 +5,20 @@ downloaded), feeds them a synthetic batch of the configs' input size
 (targets from the config's own codec) and measures them interleaved
 (A, B, A, B, ...) after a warm-up: training steps (forward, backward,
 optimizer step), inference with and without the flip test, and peak memory
-(see promptpose_mm/apis/benchmark.py for exactly what is counted). Prints a
-table of medians (IQR) and the ratio PromptPose / SimpleBaseline, with the
-machine. ``--breakdown`` adds a table of each PromptPose part timed alone
-(promptpose_mm/apis/cost_breakdown.py) against SimpleBaseline's step.
+(see promptpose_mm/analysis/benchmark.py for exactly what is counted).
+Prints a table of medians (IQR) and the ratio PromptPose / SimpleBaseline,
+with the machine. ``--breakdown`` adds a table of each PromptPose part timed
+alone (promptpose_mm/analysis/cost_breakdown.py) against SimpleBaseline's
+step. ``--phases`` instead times the training step phase by phase against
+each phase's arithmetic, with the operators whose time differs most
+(promptpose_mm/analysis/step_phases.py).
 
 Usage::
 
     python tools/analysis/benchmark.py --pair res50 [--batch-size 16] \\
         [--repeats 5] [--warmup 2] [--iters 3] [--device cpu] [--breakdown]
     python tools/analysis/benchmark.py --configs A.py B.py
+    python tools/analysis/benchmark.py --pair res50 --phases   # step phases
 """
 import argparse
 import os.path as osp
@@ -65,6 +69,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'PromptPose model) and print how much of the difference each '
         'explains')
     parser.add_argument(
+        '--phases',
+        action='store_true',
+        help='instead: time the training step phase by phase (forward, '
+        'backward, optimizer, ...) against the arithmetic of each, and '
+        'list the operators whose own time differs most (torch.profiler)')
+    parser.add_argument(
         '--no-progress', action='store_true', help='no progress bar')
     args = parser.parse_args(argv)
     if args.names[0] == args.names[1]:
@@ -92,6 +102,8 @@ def main(argv: Optional[Sequence[str]] = None):
         name: Config.fromfile(path)
         for name, path in zip(args.names, _configs(args))
     }
+    if args.phases:
+        return phases(configs, args)
     result = run_benchmark(
         configs,
         batch_size=args.batch_size,
@@ -109,6 +121,24 @@ def main(argv: Optional[Sequence[str]] = None):
         parts = breakdown(result, configs[args.names[0]], args)
         print('\n' + parts)
         table += '\n\n' + parts
+    return result, table
+
+
+def phases(configs, args: argparse.Namespace):
+    """The training step phase by phase; returns ``(PhaseResult, text)``."""
+    from promptpose_mm.analysis.step_phases import format_phases, run_phases
+    result = run_phases(
+        configs,
+        batch_size=args.batch_size,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        device=args.device,
+        progress=not args.no_progress,
+        seed=args.seed)
+    table = format_phases(result)
+    print('\n'.join(
+        [f'{name}: {path}'
+         for name, path in zip(args.names, _configs(args))] + [table]))
     return result, table
 
 
