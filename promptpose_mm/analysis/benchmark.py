@@ -355,6 +355,19 @@ def timed(step: Callable[[], object], iters: int, device: str) -> float:
     return time.perf_counter() - start
 
 
+def build_benches(configs: Dict[str, Config], batch_size: int, device: str,
+                  seed: int) -> Dict[str, _Bench]:
+    """One :class:`_Bench` per named config (exactly two), each model's
+    weights drawn from ``seed``."""
+    if len(configs) != 2:
+        raise ValueError(f'compare exactly two configs, got {len(configs)}')
+    benches = {}
+    for name, cfg in configs.items():
+        torch.manual_seed(seed)
+        benches[name] = _Bench(cfg, batch_size, device, seed)
+    return benches
+
+
 def run_benchmark(configs: Dict[str, Config],
                   batch_size: int = 16,
                   repeats: int = 5,
@@ -399,10 +412,7 @@ def run_benchmark(configs: Dict[str, Config],
                          'use --device cpu')
     from tqdm import tqdm
     names = tuple(configs)
-    benches = {}
-    for name, cfg in configs.items():
-        torch.manual_seed(seed)
-        benches[name] = _Bench(cfg, batch_size, device, seed)
+    benches = build_benches(configs, batch_size, device, seed)
     samples = {metric: {name: [] for name in names} for metric in METRICS}
     for name, bench in benches.items():
         for metric, mode in _ARITHMETIC_MODES:

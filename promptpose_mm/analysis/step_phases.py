@@ -16,11 +16,10 @@ import time
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
-import torch
 from mmengine.config import Config
 from torch.utils.flop_counter import FlopCounterMode
 
-from .benchmark import _Bench, _synchronize, markdown_table
+from .benchmark import _Bench, _synchronize, build_benches, markdown_table
 
 PREPROCESS = 'data preprocessor'
 FORWARD = 'forward + losses'
@@ -161,10 +160,7 @@ def run_phases(configs: Dict[str, Config],
                          f'>= 0; got {repeats}, {warmup}, {profile_steps}')
     from tqdm import tqdm
     names = tuple(configs)
-    benches = {}
-    for name, cfg in configs.items():
-        torch.manual_seed(seed)
-        benches[name] = _Bench(cfg, batch_size, device, seed)
+    benches = build_benches(configs, batch_size, device, seed)
     bar = tqdm(
         total=2 * (warmup + repeats + profile_steps + 1),
         desc='training phases',

@@ -104,19 +104,9 @@ def main(argv: Optional[Sequence[str]] = None):
     }
     if args.phases:
         return phases(configs, args)
-    result = run_benchmark(
-        configs,
-        batch_size=args.batch_size,
-        repeats=args.repeats,
-        warmup=args.warmup,
-        iters=args.iters,
-        device=args.device,
-        progress=not args.no_progress,
-        seed=args.seed)
+    result = run_benchmark(configs, iters=args.iters, **_run_options(args))
     table = format_table(result)
-    print('\n'.join(
-        [f'{name}: {path}'
-         for name, path in zip(args.names, _configs(args))] + [table]))
+    _print_with_configs(table, args)
     if args.breakdown:
         parts = breakdown(result, configs[args.names[0]], args)
         print('\n' + parts)
@@ -124,21 +114,28 @@ def main(argv: Optional[Sequence[str]] = None):
     return result, table
 
 
-def phases(configs, args: argparse.Namespace):
-    """The training step phase by phase; returns ``(PhaseResult, text)``."""
-    from promptpose_mm.analysis.step_phases import format_phases, run_phases
-    result = run_phases(
-        configs,
+def _run_options(args: argparse.Namespace) -> dict:
+    """The options both measurements take."""
+    return dict(
         batch_size=args.batch_size,
         repeats=args.repeats,
         warmup=args.warmup,
         device=args.device,
         progress=not args.no_progress,
         seed=args.seed)
-    table = format_phases(result)
+
+
+def _print_with_configs(table: str, args: argparse.Namespace) -> None:
     print('\n'.join(
         [f'{name}: {path}'
          for name, path in zip(args.names, _configs(args))] + [table]))
+
+
+def phases(configs, args: argparse.Namespace):
+    """The training step phase by phase; returns ``(PhaseResult, text)``."""
+    from promptpose_mm.analysis.step_phases import format_phases, run_phases
+    table = format_phases(result := run_phases(configs, **_run_options(args)))
+    _print_with_configs(table, args)
     return result, table
 
 
