@@ -399,8 +399,6 @@ def run_benchmark(configs: Dict[str, Config],
     Returns:
         BenchmarkResult: every measurement.
     """
-    if len(configs) != 2:
-        raise ValueError(f'compare exactly two configs, got {len(configs)}')
     for name, value in (('batch_size', batch_size), ('repeats', repeats),
                         ('iters', iters)):
         if value < 1:

@@ -153,8 +153,6 @@ def run_phases(configs: Dict[str, Config],
     Returns:
         PhaseResult: the measurements.
     """
-    if len(configs) != 2:
-        raise ValueError(f'compare exactly two configs, got {len(configs)}')
     if repeats < 1 or warmup < 0 or profile_steps < 0:
         raise ValueError('repeats must be >= 1, warmup and profile_steps '
                          f'>= 0; got {repeats}, {warmup}, {profile_steps}')
