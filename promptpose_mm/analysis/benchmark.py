@@ -50,6 +50,7 @@ from mmpose.structures import PoseDataSample
 from torch.utils.flop_counter import FlopCounterMode
 
 from promptpose_mm.apis.builder import build_random_model
+from promptpose_mm.engine import cpu_memory_mode
 
 MiB = 2.0**20
 
@@ -326,7 +327,9 @@ def peak_memory(device: str) -> Iterator[List[int]]:
 
 
 def describe_machine(device: str) -> str:
-    """CPU model, cores, torch threads and version, and the GPU if used."""
+    """CPU model, cores, torch threads and version, the allocator's mode
+    (:func:`~promptpose_mm.engine.cpu_memory_mode`), and the GPU if
+    used."""
     cpu = platform.processor() or platform.machine()
     try:
         with open('/proc/cpuinfo') as f:
@@ -338,7 +341,8 @@ def describe_machine(device: str) -> str:
     except OSError:
         pass
     text = (f'CPU: {cpu} ({os.cpu_count()} logical cores), torch '
-            f'{torch.__version__} with {torch.get_num_threads()} threads')
+            f'{torch.__version__} with {torch.get_num_threads()} threads, '
+            f'{cpu_memory_mode()}')
     if device.startswith('cuda'):
         text += f'; GPU: {torch.cuda.get_device_name(device)}'
     return text
@@ -379,10 +383,10 @@ def run_benchmark(configs: Dict[str, Config],
     """Measure two models interleaved (A, B, A, B, ...).
 
     Each repeat times ``iters`` training steps, then ``iters`` flip-test
-    and ``iters`` plain inference steps, of model A then model B; then one
-    training step and one flip-test inference step of each under
-    :func:`peak_memory`. Before the repeats each model runs ``warmup``
-    steps of each kind.
+    and ``iters`` plain inference steps, of model A then model B. Then, as
+    many times, one training step and one flip-test inference step of each
+    run under :func:`peak_memory` (after the timing: it trims the heap).
+    Before the repeats each model runs ``warmup`` steps of each kind.
 
     Args:
         configs (dict[str, Config]): exactly two named configs, in table
@@ -437,6 +441,9 @@ def run_benchmark(configs: Dict[str, Config],
                 seconds = timed(lambda: bench.step(mode), iters, device)
                 samples[metric][name].append(batch_size * iters / seconds)
                 bar.update(iters)
+    # after the timing: measuring memory hands the free heap back to the
+    # system, which the next step would have to fault in again
+    for _ in range(repeats):
         for metric, mode in _MEMORY_MODES:
             for name, bench in benches.items():
                 bench.settle(mode)

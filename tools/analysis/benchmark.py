@@ -19,6 +19,11 @@ Usage::
         [--repeats 5] [--warmup 2] [--iters 3] [--device cpu] [--breakdown]
     python tools/analysis/benchmark.py --configs A.py B.py
     python tools/analysis/benchmark.py --pair res50 --phases   # step phases
+    python tools/analysis/benchmark.py --pair res50 --default-malloc
+
+Training keeps freed CPU memory for the next step (CPUMemoryReuseHook in
+the configs), and so does the benchmark; ``--default-malloc`` measures with
+glibc's default allocator instead.
 """
 import argparse
 import os.path as osp
@@ -75,6 +80,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'backward, optimizer, ...) against the arithmetic of each, and '
         'list the operators whose own time differs most (torch.profiler)')
     parser.add_argument(
+        '--default-malloc',
+        action='store_true',
+        help="keep the C library's default allocator (glibc hands large "
+        'freed blocks back to the system, so every step faults them in '
+        'again); by default the benchmark keeps freed memory as training '
+        'does (CPUMemoryReuseHook)')
+    parser.add_argument(
         '--no-progress', action='store_true', help='no progress bar')
     args = parser.parse_args(argv)
     if args.names[0] == args.names[1]:
@@ -98,6 +110,9 @@ def main(argv: Optional[Sequence[str]] = None):
 
     import promptpose_mm  # noqa: F401  (registers the plugin)
     from promptpose_mm.analysis.benchmark import format_table, run_benchmark
+    from promptpose_mm.engine import reuse_freed_cpu_memory
+    if not args.default_malloc:
+        reuse_freed_cpu_memory()
     configs = {
         name: Config.fromfile(path)
         for name, path in zip(args.names, _configs(args))
