@@ -30,8 +30,8 @@ from mmpose.apis import MMPoseInferencer, inference_topdown
 from mmpose.apis.inferencers.utils import default_det_models
 from mmpose.structures import PoseDataSample, merge_data_samples
 
-from promptpose_mm.deployment import (OnnxRuntimeModel, is_onnx_file,
-                                      onnxruntime_config)
+from promptpose_mm.deployment import (check_onnx_metadata, is_onnx_file,
+                                      onnxruntime_config, read_onnx_metadata)
 from .builder import load_config
 
 # COCO class indices (0-based, 80 classes) of the mammals: cat, dog, horse,
@@ -187,9 +187,14 @@ def check_pose_checkpoint(checkpoint: str, config: ConfigType) -> dict:
     """
     cfg = _load_config(config)
     if is_onnx_file(checkpoint):
-        # the file's own checks: it exists, loads, fits K and the crop
-        model = _onnx_model(checkpoint, cfg)
-        return dict(meta=dict(onnx_metadata=dict(model.metadata)))
+        # the file's own checks: it exists, loads, fits K and the crop;
+        # from its metadata, without the onnxruntime session that the
+        # model builds afterwards
+        expected = onnxruntime_config(cfg, checkpoint).model.backbone
+        metadata = read_onnx_metadata(checkpoint)
+        check_onnx_metadata(checkpoint, metadata, expected.num_keypoints,
+                            expected.input_size)
+        return dict(meta=dict(onnx_metadata=metadata))
     is_url = '://' in checkpoint
     if not is_url and not osp.isfile(checkpoint):
         raise FileNotFoundError(
@@ -220,12 +225,6 @@ def check_pose_checkpoint(checkpoint: str, config: ConfigType) -> dict:
             'trained with, or a checkpoint trained on a '
             f'{expected}-keypoint dataset')
     return loaded
-
-
-def _onnx_model(model_file: str, cfg: Config) -> OnnxRuntimeModel:
-    backbone = dict(onnxruntime_config(cfg, model_file).model.backbone)
-    backbone.pop('type')
-    return OnnxRuntimeModel(**backbone)
 
 
 def _with_safe_visualizer(cfg: Config) -> Config:

@@ -5,10 +5,12 @@ decoding and inferencer run unchanged. The command lines are in
 ``tools/deployment/``."""
 from .folded import FoldedPoseModel
 from .onnx_export import export_onnx, onnx_metadata, verify_onnx
-from .onnxruntime_model import (OnnxRuntimeModel, is_onnx_file,
-                                onnxruntime_config)
+from .onnxruntime_model import (OnnxRuntimeModel, check_onnx_metadata,
+                                is_onnx_file, onnxruntime_config,
+                                read_onnx_metadata)
 
 __all__ = [
     'FoldedPoseModel', 'export_onnx', 'onnx_metadata', 'verify_onnx',
-    'OnnxRuntimeModel', 'is_onnx_file', 'onnxruntime_config'
+    'OnnxRuntimeModel', 'check_onnx_metadata', 'is_onnx_file',
+    'onnxruntime_config', 'read_onnx_metadata'
 ]

@@ -10,7 +10,7 @@ flip test, decoding and MMPose's inferencer are the PyTorch model's own.
 import copy
 import json
 import os.path as osp
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -25,6 +25,67 @@ from .onnx_export import INPUT_NAME, METADATA_KEYS
 def is_onnx_file(path: Optional[str]) -> bool:
     """Whether ``path`` names an exported ``.onnx`` file."""
     return bool(path) and str(path).lower().endswith('.onnx')
+
+
+def _missing_file_error(model_file: str) -> FileNotFoundError:
+    return FileNotFoundError(
+        f'ONNX model {model_file} does not exist: write it with '
+        'tools/deployment/export_onnx.py CONFIG CHECKPOINT OUT.onnx')
+
+
+def read_onnx_metadata(model_file: str) -> Dict[str, str]:
+    """The ``metadata_props`` of an ONNX file, read with ``onnx`` (no
+    onnxruntime session is built: a tool checks the file with this before
+    it builds the one session that runs it).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not an ONNX model.
+    """
+    import onnx
+    if not osp.isfile(model_file):
+        raise _missing_file_error(model_file)
+    try:
+        proto = onnx.load(model_file)
+    except Exception as error:  # protobuf's DecodeError and others
+        raise ValueError(
+            f'ONNX model {model_file} cannot be loaded by onnxruntime '
+            f'(not an ONNX model: {error}); export it again') from error
+    return {entry.key: entry.value for entry in proto.metadata_props}
+
+
+def check_onnx_metadata(model_file: str,
+                        metadata: Dict[str, str],
+                        num_keypoints: Optional[int] = None,
+                        input_size: Optional[Sequence[int]] = None) -> None:
+    """Check that an exported file's metadata fits the config.
+
+    Args:
+        model_file (str): the file (for messages).
+        metadata (dict): its ``metadata_props``.
+        num_keypoints (int, optional): the config's ``K``.
+        input_size (Sequence[int], optional): the config's crop
+            ``(width, height)``.
+
+    Raises:
+        ValueError: not written by promptpose_mm, or another ``K`` or crop
+            size than the config's; the message names the file and the fix.
+    """
+    if not all(key in metadata for key in METADATA_KEYS):
+        raise ValueError(f'{model_file} was not written by promptpose_mm '
+                         '(no promptpose_mm metadata): export it with '
+                         'tools/deployment/export_onnx.py')
+    found_k = int(metadata['promptpose_mm.num_keypoints'])
+    if num_keypoints is not None and found_k != num_keypoints:
+        raise ValueError(
+            f'{model_file} predicts {found_k} keypoints but the config has '
+            f'{num_keypoints}: pass the config it was exported from')
+    size = metadata['promptpose_mm.input_size']
+    if input_size is not None and size != '{}x{}'.format(*input_size):
+        raise ValueError(
+            f'{model_file} was exported for {size} crops but the config '
+            'crops {}x{}: export it again with this config'.format(
+                *input_size))
 
 
 @MODELS.register_module()
@@ -51,9 +112,7 @@ class OnnxRuntimeModel(BaseModule):
         super().__init__(init_cfg=init_cfg)
         import onnxruntime as ort
         if not osp.isfile(model_file):
-            raise FileNotFoundError(
-                f'ONNX model {model_file} does not exist: write it with '
-                'tools/deployment/export_onnx.py CONFIG CHECKPOINT OUT.onnx')
+            raise _missing_file_error(model_file)
         options = ort.SessionOptions()
         options.intra_op_num_threads = num_threads
         try:
@@ -65,28 +124,8 @@ class OnnxRuntimeModel(BaseModule):
                 f'({error}); export it again') from error
         self.model_file = model_file
         self.metadata = self.session.get_modelmeta().custom_metadata_map
-        self._check(num_keypoints, input_size)
-
-    def _check(self, num_keypoints: Optional[int],
-               input_size: Optional[Sequence[int]]) -> None:
-        meta = self.metadata
-        if not all(key in meta for key in METADATA_KEYS):
-            raise ValueError(
-                f'{self.model_file} was not written by promptpose_mm '
-                '(no promptpose_mm metadata): export it with '
-                'tools/deployment/export_onnx.py')
-        found_k = int(meta['promptpose_mm.num_keypoints'])
-        if num_keypoints is not None and found_k != num_keypoints:
-            raise ValueError(
-                f'{self.model_file} predicts {found_k} keypoints but the '
-                f'config has {num_keypoints}: pass the config it was '
-                'exported from')
-        size = meta['promptpose_mm.input_size']
-        if input_size is not None and size != '{}x{}'.format(*input_size):
-            raise ValueError(
-                f'{self.model_file} was exported for {size} crops but the '
-                'config crops {}x{}: export it again with this config'.format(
-                    *input_size))
+        check_onnx_metadata(model_file, self.metadata, num_keypoints,
+                            input_size)
 
     @property
     def keypoint_names(self) -> list:

@@ -15,7 +15,8 @@ import pytest
 import torch
 from mmpose.apis import inference_topdown
 
-from promptpose_mm.apis import build_inference_model, init_model, load_config
+from promptpose_mm.apis import (build_inference_model, build_pose_inferencer,
+                                check_pose_checkpoint, init_model, load_config)
 from promptpose_mm.deployment import (FoldedPoseModel, OnnxRuntimeModel,
                                       export_onnx, is_onnx_file,
                                       onnxruntime_config)
@@ -168,6 +169,35 @@ def test_onnx_errors_name_the_file(exported, tmp_path):
     onnx.save(proto, str(plain))
     with pytest.raises(ValueError, match='not written by promptpose_mm'):
         init_model(config, str(plain), device='cpu')
+
+
+def test_a_tool_builds_one_onnxruntime_session(exported, tmp_path,
+                                               monkeypatch):
+    """The checkpoint check reads the file's metadata, with the check's
+    errors; only the model that runs the file builds a session."""
+    _, config, _, onnx_file, _ = exported
+    built = []
+
+    class CountingSession(ort.InferenceSession):
+
+        def __init__(self, path, *args, **kwargs):
+            built.append(path)
+            super().__init__(path, *args, **kwargs)
+
+    monkeypatch.setattr(ort, 'InferenceSession', CountingSession)
+    loaded = check_pose_checkpoint(onnx_file, config)
+    assert built == []
+    assert loaded['meta']['onnx_metadata'][
+        'promptpose_mm.num_keypoints'] == '17'
+    build_pose_inferencer(config, onnx_file, device='cpu')
+    assert built == [onnx_file]
+    broken = tmp_path / 'broken.onnx'
+    broken.write_bytes(b'not an onnx file')
+    with pytest.raises(ValueError, match='broken.onnx cannot be loaded'):
+        check_pose_checkpoint(str(broken), config)
+    with pytest.raises(FileNotFoundError, match='missing.onnx does not'):
+        check_pose_checkpoint(str(tmp_path / 'missing.onnx'), config)
+    assert built == [onnx_file]
 
 
 def test_onnxruntime_config_keeps_codec_and_test_cfg(exported):
