@@ -49,8 +49,8 @@ def read_onnx_metadata(model_file: str) -> Dict[str, str]:
         proto = onnx.load(model_file)
     except Exception as error:  # protobuf's DecodeError and others
         raise ValueError(
-            f'ONNX model {model_file} cannot be loaded by onnxruntime '
-            f'(not an ONNX model: {error}); export it again') from error
+            f'ONNX model {model_file} cannot be loaded (not an ONNX '
+            f'model: {error}); export it again') from error
     return {entry.key: entry.value for entry in proto.metadata_props}
 
 
