@@ -55,7 +55,7 @@ param_scheduler = [
 auto_scale_lr = dict(base_batch_size=128)
 default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))
 # training on the CPU: glibc keeps the memory a step frees for the next one
-# instead of mapping and zeroing it again (promptpose_mm/engine/cpu_memory.py)
+# instead of mapping and zeroing it again (promptpose_mm/utils/cpu_memory.py)
 custom_hooks = [dict(type='CPUMemoryReuseHook')]
 # parameters a step does not use (a loss switched off) never break DDP;
 # device_ids=None lets DDP take the module's device: a GPU, or the CPU

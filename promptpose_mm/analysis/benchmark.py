@@ -50,7 +50,7 @@ from mmpose.structures import PoseDataSample
 from torch.utils.flop_counter import FlopCounterMode
 
 from promptpose_mm.apis.builder import build_random_model
-from promptpose_mm.engine import cpu_memory_mode
+from promptpose_mm.utils import cpu_memory_mode
 
 MiB = 2.0**20
 
@@ -328,7 +328,7 @@ def peak_memory(device: str) -> Iterator[List[int]]:
 
 def describe_machine(device: str) -> str:
     """CPU model, cores, torch threads and version, the allocator's mode
-    (:func:`~promptpose_mm.engine.cpu_memory_mode`), and the GPU if
+    (:func:`~promptpose_mm.utils.cpu_memory_mode`), and the GPU if
     used."""
     cpu = platform.processor() or platform.machine()
     try:

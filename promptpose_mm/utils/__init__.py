@@ -1,6 +1,7 @@
 from .checkpoint import (UnreadableCheckpointError, UnsafeCheckpointError,
                          allow_mmengine_checkpoints, load_checkpoint_file,
                          mmengine_safe_globals, use_safe_local_loader)
+from .cpu_memory import cpu_memory_mode, reuse_freed_cpu_memory
 from .keypoint_names import (humanize_keypoint_name,
                              keypoint_names_from_metainfo,
                              resolve_keypoint_names)
@@ -10,5 +11,5 @@ __all__ = [
     'load_checkpoint_file', 'use_safe_local_loader',
     'UnreadableCheckpointError', 'UnsafeCheckpointError',
     'humanize_keypoint_name', 'keypoint_names_from_metainfo',
-    'resolve_keypoint_names'
+    'resolve_keypoint_names', 'cpu_memory_mode', 'reuse_freed_cpu_memory'
 ]

@@ -19,7 +19,8 @@ from tests.paths import CONFIG_FILES, ROOT
 SCRIPT = """
 import resource, sys, torch
 from mmengine.logging import MMLogger
-from promptpose_mm.engine import CPUMemoryReuseHook, reuse_freed_cpu_memory
+from promptpose_mm.engine import CPUMemoryReuseHook
+from promptpose_mm.utils import reuse_freed_cpu_memory
 if sys.argv[1] == 'function':
     assert reuse_freed_cpu_memory()
 elif sys.argv[1] == 'hook':

@@ -17,14 +17,12 @@ blocks from its heap as well (``M_MMAP_MAX = 0``) and never to hand the
 heap's free top back (``M_TRIM_THRESHOLD = -1``): from the second step on,
 a step reuses the memory the previous one freed. The process keeps its
 peak resident memory, which a training step reaches again every step.
-:class:`CPUMemoryReuseHook` does it when a runner starts (the PromptPose
-configs list it in ``custom_hooks``). Elsewhere than glibc nothing changes.
+:class:`~promptpose_mm.engine.CPUMemoryReuseHook` does it when a runner
+starts (the configs list it in ``custom_hooks``). Elsewhere than glibc
+nothing changes.
 """
 import ctypes
 import platform
-
-from mmengine.hooks import Hook
-from mmpose.registry import HOOKS
 
 # mallopt parameters (glibc's malloc.h)
 M_TRIM_THRESHOLD = -1
@@ -66,19 +64,3 @@ def cpu_memory_mode() -> str:
         return ('glibc malloc keeps freed memory (M_MMAP_MAX=0, '
                 'M_TRIM_THRESHOLD=-1)')
     return "the C library's default malloc"
-
-
-@HOOKS.register_module()
-class CPUMemoryReuseHook(Hook):
-    """Call :func:`reuse_freed_cpu_memory` before the run starts, and log
-    whether it took effect."""
-
-    priority = 'VERY_HIGH'
-
-    def before_run(self, runner) -> None:
-        if reuse_freed_cpu_memory():
-            runner.logger.info('CPUMemoryReuseHook: ' + cpu_memory_mode() +
-                               ': a step reuses the memory the last one freed')
-        else:
-            runner.logger.info(
-                'CPUMemoryReuseHook: not glibc, the allocator is unchanged')
