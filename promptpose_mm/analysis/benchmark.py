@@ -29,7 +29,6 @@ most memory the step needed on top of what was in use just before it:
   of ``getrusage``'s ``ru_maxrss`` is used, which is only a lower bound.
 """
 import contextlib
-import ctypes
 import gc
 import logging
 import os
@@ -50,7 +49,7 @@ from mmpose.structures import PoseDataSample
 from torch.utils.flop_counter import FlopCounterMode
 
 from promptpose_mm.apis.builder import build_random_model
-from promptpose_mm.utils import cpu_memory_mode
+from promptpose_mm.utils import cpu_memory_mode, release_free_cpu_memory
 
 MiB = 2.0**20
 
@@ -276,14 +275,6 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _malloc_trim() -> None:
-    """Give glibc's free heap pages back to the system, where glibc."""
-    try:
-        ctypes.CDLL('libc.so.6').malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def memory_method(device: str) -> str:
     """How :func:`peak_memory` measures on this device and system."""
     if device.startswith('cuda'):
@@ -314,7 +305,7 @@ def peak_memory(device: str) -> Iterator[List[int]]:
         torch.cuda.synchronize(device)
         out.append(torch.cuda.max_memory_allocated(device) - start)
         return
-    _malloc_trim()
+    release_free_cpu_memory()
     if _reset_peak_rss():
         start = _proc_status_kib('VmRSS')
         yield out

@@ -1,7 +1,8 @@
 from .checkpoint import (UnreadableCheckpointError, UnsafeCheckpointError,
                          allow_mmengine_checkpoints, load_checkpoint_file,
                          mmengine_safe_globals, use_safe_local_loader)
-from .cpu_memory import cpu_memory_mode, reuse_freed_cpu_memory
+from .cpu_memory import (cpu_memory_mode, release_free_cpu_memory,
+                         reuse_freed_cpu_memory)
 from .keypoint_names import (humanize_keypoint_name,
                              keypoint_names_from_metainfo,
                              resolve_keypoint_names)
@@ -11,5 +12,6 @@ __all__ = [
     'load_checkpoint_file', 'use_safe_local_loader',
     'UnreadableCheckpointError', 'UnsafeCheckpointError',
     'humanize_keypoint_name', 'keypoint_names_from_metainfo',
-    'resolve_keypoint_names', 'cpu_memory_mode', 'reuse_freed_cpu_memory'
+    'resolve_keypoint_names', 'cpu_memory_mode', 'release_free_cpu_memory',
+    'reuse_freed_cpu_memory'
 ]
