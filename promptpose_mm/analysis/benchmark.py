@@ -46,8 +46,8 @@ from mmengine.structures import InstanceData, PixelData
 from mmpose.apis.inference import dataset_meta_from_config
 from mmpose.registry import KEYPOINT_CODECS
 from mmpose.structures import PoseDataSample
-from torch.utils.flop_counter import FlopCounterMode
 
+from promptpose_mm.analysis.arithmetic import mac_counter
 from promptpose_mm.apis.builder import build_random_model
 from promptpose_mm.utils import cpu_memory_mode, release_free_cpu_memory
 
@@ -234,14 +234,15 @@ class _Bench:
     def gmacs_per_image(self, mode: str) -> float:
         """Multiply-accumulates of one step per image, in billions.
 
-        Counted by ``torch.utils.flop_counter.FlopCounterMode`` (matrix
-        products, convolutions and attention, backward included; not the
-        element-wise operations or the optimizer's update), halved to MACs.
+        Counted by :func:`~promptpose_mm.analysis.arithmetic.mac_counter`
+        (matrix products, convolutions and attention, the CPU's fused
+        attention kernels too, backward included; not the element-wise
+        operations or the optimizer's update).
         It does not depend on the machine, so it tells a slow implementation
         from work the model has to do.
         """
         self.settle(mode)
-        with FlopCounterMode(display=False) as counter:
+        with mac_counter() as counter:
             self.step(mode)
         return counter.get_total_flops() / 2e9 / len(self.batch['inputs'])
 

@@ -17,8 +17,8 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 from mmengine.config import Config
-from torch.utils.flop_counter import FlopCounterMode
 
+from .arithmetic import mac_counter
 from .benchmark import _Bench, _synchronize, build_benches, markdown_table
 
 PREPROCESS = 'data preprocessor'
@@ -60,8 +60,9 @@ def train_step_phases(bench: _Bench,
     Args:
         bench (_Bench): the model, its optimizer wrapper and its batch.
         device (str): synchronised between phases when CUDA.
-        counters (dict, optional): ``{FORWARD: FlopCounterMode, BACKWARD:
-            FlopCounterMode}`` to count those phases' arithmetic.
+        counters (dict, optional): ``{FORWARD: counter, BACKWARD: counter}``
+            (:func:`~promptpose_mm.analysis.arithmetic.mac_counter`) to
+            count those phases' arithmetic.
 
     Returns:
         dict: seconds per phase of :data:`PHASES`.
@@ -101,11 +102,8 @@ def train_step_phases(bench: _Bench,
 
 def step_gmacs(bench: _Bench, device: str = 'cpu') -> Dict[str, float]:
     """Multiply-accumulates per image of the forward and of the backward of
-    one training step (``FlopCounterMode``, halved)."""
-    counters = {
-        phase: FlopCounterMode(display=False)
-        for phase in (FORWARD, BACKWARD)
-    }
+    one training step (:func:`.arithmetic.mac_counter`)."""
+    counters = {phase: mac_counter() for phase in (FORWARD, BACKWARD)}
     train_step_phases(bench, device, counters)
     images = len(bench.batch['inputs'])
     return {
@@ -231,7 +229,7 @@ def format_phases(result: PhaseResult, top: int = 15) -> str:
     lines = markdown_table(header, rows) + [
         '',
         f'median of {repeats} interleaved steps, batch {result.batch_size}; '
-        'arithmetic: multiply-accumulates (FlopCounterMode), '
+        'arithmetic: multiply-accumulates (mac_counter), '
         f'{first} {gmacs[first]["whole step"]:.2f} and {second} '
         f'{gmacs[second]["whole step"]:.2f} GMAC per image'
     ]
