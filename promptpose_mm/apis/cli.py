@@ -45,6 +45,19 @@ def add_cfg_options(parser: argparse.ArgumentParser,
         help=f'override settings of {which}, key=value')
 
 
+def add_default_malloc(parser: argparse.ArgumentParser) -> None:
+    """``--default-malloc``: keep the C library's default allocator; without
+    it a tool that measures speed keeps freed CPU memory as training does
+    (:func:`~promptpose_mm.utils.reuse_freed_cpu_memory`)."""
+    parser.add_argument(
+        '--default-malloc',
+        action='store_true',
+        help="keep the C library's default allocator (glibc hands large "
+        'freed blocks back to the system, so every step faults them in '
+        'again); by default freed memory is kept for the next step, as '
+        'training does (CPUMemoryReuseHook)')
+
+
 def add_device(parser: argparse.ArgumentParser,
                default: Optional[str] = 'cpu') -> None:
     """``--device``: where the model runs."""

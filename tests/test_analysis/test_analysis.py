@@ -336,8 +336,9 @@ def test_benchmark_arithmetic_per_image():
 
 
 def test_onnx_speed_tool_tiny(tmp_path):
-    """The table has a row per model and batch, both backends measured,
-    and the exported files are reused on a second run."""
+    """The table has a row per model and batch, both backends measured
+    below the float32 limit of the graph's arithmetic, and the exported
+    files are reused on a second run."""
     tool = _tool('onnx_speed')
     argv = [
         '--models', 'promptpose-tiny', 'simplebaseline-tiny', '--batch-sizes',
@@ -351,8 +352,18 @@ def test_onnx_speed_tool_tiny(tmp_path):
                                ('promptpose-tiny', '2'),
                                ('simplebaseline-tiny', '1'),
                                ('simplebaseline-tiny', '2')]
-    for row in rows:
-        assert float(row[2]) > 0 and float(row[3]) > 0
+    gmacs, eager, fast, speedup, limit, bound = ([
+        float(row[i].strip().rstrip('x')) for row in rows
+    ] for i in range(2, 8))
+    assert min(eager) > 0 and min(fast) > 0
+    assert speedup == pytest.approx([f / e for f, e in zip(fast, eager)],
+                                    abs=0.01)
+    # the arithmetic of a graph does not depend on the batch
+    assert gmacs[0] == gmacs[1] > 0 and gmacs[2] == gmacs[3] > 0
+    # nothing runs faster than the best matrix-product rate allows
+    assert all(f < m for f, m in zip(fast, limit))
+    assert bound == pytest.approx([m / e for m, e in zip(limit, eager)],
+                                  abs=0.01)
     stamp = osp.getmtime(tmp_path / 'promptpose-tiny.onnx')
     tool.main(argv[:2] + argv[3:])
     assert osp.getmtime(tmp_path / 'promptpose-tiny.onnx') == stamp

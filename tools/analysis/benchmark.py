@@ -41,6 +41,7 @@ PAIRS = {
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    from promptpose_mm.apis import cli
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
         '--pair',
@@ -79,13 +80,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='instead: time the training step phase by phase (forward, '
         'backward, optimizer, ...) against the arithmetic of each, and '
         'list the operators whose own time differs most (torch.profiler)')
-    parser.add_argument(
-        '--default-malloc',
-        action='store_true',
-        help="keep the C library's default allocator (glibc hands large "
-        'freed blocks back to the system, so every step faults them in '
-        'again); by default the benchmark keeps freed memory as training '
-        'does (CPUMemoryReuseHook)')
+    cli.add_default_malloc(parser)
     parser.add_argument(
         '--no-progress', action='store_true', help='no progress bar')
     args = parser.parse_args(argv)

@@ -12,11 +12,20 @@ the speed-up, and the machine::
 
     python tools/analysis/onnx_speed.py [--models promptpose-rn50 ...] \\
         [--batch-sizes 1 16] [--repeats 5] [--work-dir work_dirs/onnx_speed]
+
+The table also gives each graph's arithmetic (multiply-accumulates of its
+products and convolutions, counted from the exported file) and its float32
+limit: the images/s if every multiply-accumulate ran at the best float32
+matrix-product rate measured on this machine (PyTorch's and onnxruntime's,
+operands in cache) and nothing else took time. No float32 backend reaches
+it; "limit / eager" bounds the speed-up any of them can give.
+As training does, freed CPU memory is kept for the next call
+(``--default-malloc``: the C library's default).
 """
 import argparse
 import os.path as osp
 import time
-from typing import Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MODELS = {
@@ -55,6 +64,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--work-dir',
         default='work_dirs/onnx_speed',
         help='where the exported files go (reused)')
+    cli.add_default_malloc(parser)
     return parser.parse_args(argv)
 
 
@@ -70,20 +80,74 @@ def images_per_second(run, batch: int, seconds: float) -> float:
             return calls * batch / elapsed
 
 
+def best_seconds(run: Callable[[], object], repeats: int = 5) -> float:
+    """The shortest of ``repeats`` timed calls of ``run``, after one."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# (M, K, N): square, and a ViT-B/16 MLP layer at 256x256 (257 tokens)
+PEAK_SHAPES = ((2048, 2048, 2048), (257, 768, 3072))
+
+
+def float32_matmul_peak() -> Tuple[float, str]:
+    """The best float32 matrix-product rate on this machine, in GMAC/s:
+    ``torch.mm`` and an onnxruntime ``MatMul`` (constant weight) on
+    :data:`PEAK_SHAPES`, the operands hot in cache, best of 5 calls.
+
+    Returns:
+        tuple: the rate and where it was measured (``'onnxruntime 2048x2048
+        by 2048x2048'``).
+    """
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from onnx import TensorProto, helper, numpy_helper
+    best = (0.0, '')
+    for m, k, n in PEAK_SHAPES:
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        graph = helper.make_graph(
+            [helper.make_node('MatMul', ['a', 'b'], ['c'])], 'matmul',
+            [helper.make_tensor_value_info('a', TensorProto.FLOAT, [m, k])],
+            [helper.make_tensor_value_info('c', TensorProto.FLOAT, [m, n])],
+            [numpy_helper.from_array(b.numpy(), 'b')])
+        # IR version 9: what onnxruntime 1.17 and later read
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid('', 18)], ir_version=9)
+        session = ort.InferenceSession(
+            model.SerializeToString(), providers=['CPUExecutionProvider'])
+        feed = {'a': np.ascontiguousarray(a.numpy())}
+        for backend, run in (('torch.mm', lambda: torch.mm(a, b)),
+                             ('onnxruntime', lambda: session.run(None, feed))):
+            rate = m * k * n / best_seconds(run) / 1e9
+            if rate > best[0]:
+                best = (rate, f'{backend} {m}x{k} by {k}x{n}')
+    return best
+
+
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
+    from promptpose_mm.utils import reuse_freed_cpu_memory
+    if not args.default_malloc:
+        reuse_freed_cpu_memory()
     import numpy as np
     import onnxruntime as ort
     import torch
     from tqdm import tqdm
 
+    from promptpose_mm.analysis.arithmetic import onnx_macs
     from promptpose_mm.analysis.benchmark import (describe_machine,
                                                   markdown_table)
     from promptpose_mm.apis import build_inference_model
     from promptpose_mm.deployment import FoldedPoseModel, export_onnx
     from promptpose_mm.deployment.onnx_export import input_size_of
     runners: Dict[tuple, object] = {}
-    sizes = {}
+    sizes, gmacs = {}, {}
     for name in args.models:
         torch.manual_seed(0)
         model = build_inference_model(
@@ -96,6 +160,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         if not osp.isfile(onnx_file):
             export_onnx(model, onnx_file, (width, height))
         sizes[name] = osp.getsize(onnx_file)
+        gmacs[name] = sum(onnx_macs(onnx_file).values()) / 1e9
         folded = FoldedPoseModel(model)
         session = ort.InferenceSession(
             onnx_file, providers=['CPUExecutionProvider'])
@@ -114,6 +179,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
                                                     onnxruntime)):
                 run()  # warm-up
                 runners[name, batch, backend] = run
+    peak, peak_where = float32_matmul_peak()
     results = {key: [] for key in runners}
     for _ in tqdm(range(args.repeats), desc='rounds'):
         for (name, batch, backend), run in runners.items():
@@ -124,20 +190,23 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         for batch in args.batch_sizes:
             eager = float(np.median(results[name, batch, 'eager']))
             fast = float(np.median(results[name, batch, 'onnxruntime']))
+            limit = peak / gmacs[name]
             rows.append([
                 name,
-                str(batch), f'{eager:.2f}', f'{fast:.2f}',
-                f'{fast / eager:.2f}x', f'{sizes[name] / 2**20:.0f}'
+                str(batch), f'{gmacs[name]:.2f}', f'{eager:.2f}',
+                f'{fast:.2f}', f'{fast / eager:.2f}x', f'{limit:.2f}',
+                f'{limit / eager:.2f}x', f'{sizes[name] / 2**20:.0f}'
             ])
     table = '\n'.join(
         markdown_table([
-            'model', 'batch', 'eager img/s', 'onnxruntime img/s', 'speed-up',
-            '.onnx MiB'
+            'model', 'batch', 'GMAC/img', 'eager img/s', 'onnxruntime img/s',
+            'speed-up', 'float32 limit img/s', 'limit / eager', '.onnx MiB'
         ], rows))
     print(table)
     print(f'{describe_machine("cpu")}; onnxruntime {ort.__version__} '
           f'({ort.get_device()}); median of {args.repeats} interleaved '
-          'rounds, no flip test, random weights')
+          'rounds, no flip test, random weights; float32 limit at '
+          f'{peak:.1f} GMAC/s ({peak_where})')
     return table
 
 
