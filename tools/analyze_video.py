@@ -110,6 +110,8 @@ def build_detector(args: argparse.Namespace):
 
 def main(argv: Optional[Sequence[str]] = None) -> list:
     args = parse_args(argv)
+    from promptpose_mm.apis.cli import keep_freed_memory
+    keep_freed_memory(args)
     from mmengine.logging import print_log
 
     from promptpose_mm.annotations.pose_files import (VideoPoses,

@@ -97,7 +97,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     from promptpose_mm.apis import (check_bboxes, draw_poses, infer_poses,
                                     pose_instances_to_json, read_image)
-    from promptpose_mm.apis.cli import inferencer_from_args
+    from promptpose_mm.apis.cli import inferencer_from_args, keep_freed_memory
+    keep_freed_memory(args)
     images = collect_images(args.images)
     given = None
     if args.bbox:

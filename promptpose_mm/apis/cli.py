@@ -10,6 +10,7 @@ import argparse
 from typing import Optional
 
 from promptpose_mm.deployment import is_onnx_file
+from promptpose_mm.utils import reuse_freed_cpu_memory
 from .inference import ANIMAL_DET_CAT_IDS, build_pose_inferencer
 
 BOX_METAVAR = ('X1', 'Y1', 'X2', 'Y2')
@@ -47,15 +48,25 @@ def add_cfg_options(parser: argparse.ArgumentParser,
 
 def add_default_malloc(parser: argparse.ArgumentParser) -> None:
     """``--default-malloc``: keep the C library's default allocator; without
-    it a tool that measures speed keeps freed CPU memory as training does
-    (:func:`~promptpose_mm.utils.reuse_freed_cpu_memory`)."""
+    it a tool keeps freed CPU memory as training does (see
+    :func:`keep_freed_memory`)."""
     parser.add_argument(
         '--default-malloc',
         action='store_true',
         help="keep the C library's default allocator (glibc hands large "
-        'freed blocks back to the system, so every step faults them in '
-        'again); by default freed memory is kept for the next step, as '
+        'freed blocks back to the system, so every step or batch faults '
+        'them in again); by default freed memory is kept for the next, as '
         'training does (CPUMemoryReuseHook)')
+
+
+def keep_freed_memory(args: argparse.Namespace) -> None:
+    """Unless ``--default-malloc`` (:func:`add_default_malloc`) was given,
+    keep freed CPU memory in the process for the next batch, as training
+    does (:func:`~promptpose_mm.utils.reuse_freed_cpu_memory`): batched
+    inference on the CPU then no longer faults its large activations in
+    again at every call."""
+    if not args.default_malloc:
+        reuse_freed_cpu_memory()
 
 
 def add_device(parser: argparse.ArgumentParser,
@@ -67,8 +78,9 @@ def add_device(parser: argparse.ArgumentParser,
 
 def add_pose_model(parser: argparse.ArgumentParser,
                    device: Optional[str] = 'cpu') -> None:
-    """``--config``, ``--checkpoint`` (both required), ``--backend`` and
-    ``--device``; check the backend with :func:`check_backend`."""
+    """``--config``, ``--checkpoint`` (both required), ``--backend``,
+    ``--default-malloc`` and ``--device``; check the backend with
+    :func:`check_backend`, then call :func:`keep_freed_memory`."""
     for option, what in (('--config', 'pose config'),
                          ('--checkpoint',
                           'pose weights (.pth), or an exported .onnx file')):
@@ -78,6 +90,7 @@ def add_pose_model(parser: argparse.ArgumentParser,
         choices=BACKENDS,
         help='pytorch (a .pth checkpoint) or onnxruntime (a .onnx file from '
         'tools/deployment/export_onnx.py); default: by the checkpoint')
+    add_default_malloc(parser)
     add_device(parser, device)
 
 

@@ -99,3 +99,29 @@ def test_inferencer_from_args_passes_every_option(monkeypatch):
                           det_config='d.py',
                           det_checkpoint='d.pth',
                           det_cat_ids=[16, 17]))]
+
+
+@pytest.mark.parametrize('tool, source', [('inference.py', 'missing.jpg'),
+                                          ('analyze_video.py', 'missing.mp4')])
+def test_pose_tools_keep_freed_memory_unless_told(tool, source, monkeypatch,
+                                                  tmp_path):
+    """The image and video tools keep freed CPU memory for the next batch
+    (as training does) before anything else, unless --default-malloc."""
+    from tests.paths import TINY
+    calls = []
+    monkeypatch.setattr(cli, 'reuse_freed_cpu_memory',
+                        lambda: calls.append(True))
+    module = load_tool(tool)
+    checkpoint = tmp_path / 'w.pth'
+    checkpoint.write_bytes(b'')
+    argv = [
+        source, '--config', TINY, '--checkpoint',
+        str(checkpoint), '--out-dir',
+        str(tmp_path / 'out')
+    ]
+    for extra, expected in (([], [True]), (['--default-malloc'], [])):
+        calls.clear()
+        # the missing input (or empty checkpoint) ends the run after it
+        with pytest.raises(SystemExit):
+            module.main(argv + extra)
+        assert calls == expected

@@ -105,9 +105,8 @@ def main(argv: Optional[Sequence[str]] = None):
 
     import promptpose_mm  # noqa: F401  (registers the plugin)
     from promptpose_mm.analysis.benchmark import format_table, run_benchmark
-    from promptpose_mm.utils import reuse_freed_cpu_memory
-    if not args.default_malloc:
-        reuse_freed_cpu_memory()
+    from promptpose_mm.apis.cli import keep_freed_memory
+    keep_freed_memory(args)
     configs = {
         name: Config.fromfile(path)
         for name, path in zip(args.names, _configs(args))

@@ -132,9 +132,8 @@ def float32_matmul_peak() -> Tuple[float, str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
-    from promptpose_mm.utils import reuse_freed_cpu_memory
-    if not args.default_malloc:
-        reuse_freed_cpu_memory()
+    from promptpose_mm.apis.cli import keep_freed_memory
+    keep_freed_memory(args)
     import numpy as np
     import onnxruntime as ort
     import torch

@@ -5,14 +5,15 @@ default), builds each config's model with random weights (nothing is
 downloaded), and times ``promptpose_mm.apis.analyze_video`` over it with
 whole-frame boxes and the configs' flip test: decoding (in its background
 thread), the test pipeline, the model and the decoding of heatmaps, after
-a warm-up call. Prints a Markdown table with the machine::
+a warm-up call. As the video tool does, freed CPU memory is kept for the
+next batch (``--default-malloc``: the C library's default). Prints a
+Markdown table with the machine::
 
     python tools/analysis/video_fps.py [--frames 32] [--batch-sizes 1 16] \\
         [--device cpu] [--configs tiny rn50 vit-b16]
 """
 import argparse
 import os.path as osp
-import platform
 import tempfile
 import time
 from typing import Optional, Sequence
@@ -27,6 +28,7 @@ CONFIGS = dict(
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    from promptpose_mm.apis import cli
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
         '--configs', nargs='+', default=list(CONFIGS), choices=list(CONFIGS))
@@ -39,15 +41,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--size', nargs=2, type=int, default=[640, 480], metavar=('W', 'H'))
     parser.add_argument('--device', default='cpu')
+    cli.add_default_malloc(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
-    import torch
-
-    from promptpose_mm.analysis.benchmark import markdown_table
+    from promptpose_mm.analysis.benchmark import (describe_machine,
+                                                  markdown_table)
     from promptpose_mm.apis import analyze_video, build_inference_model
+    from promptpose_mm.apis.cli import keep_freed_memory
+    keep_freed_memory(args)
     from promptpose_mm.testing.label_projects import write_animal_video
     folder = tempfile.mkdtemp(prefix='video_fps_')
     video = osp.join(folder, 'walk.avi')
@@ -71,10 +75,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
             ])
     table = '\n'.join(
         markdown_table(['config', 'batch', 'frames/s', 'ms/frame'], rows))
-    machine = (f'{platform.processor() or platform.machine()}, '
-               f'{torch.get_num_threads()} torch threads, {args.device}; '
-               f'{args.frames} frames of {args.size[0]}x{args.size[1]}, '
-               'flip test on, random weights')
+    machine = (f'{describe_machine(args.device)}; {args.frames} frames of '
+               f'{args.size[0]}x{args.size[1]}, flip test on, random weights')
     print(table)
     print(machine)
     return table
