@@ -1,6 +1,7 @@
 """Analysis tooling behind ``tools/analysis/``: what the prompts see (score
 maps, semantic similarity), pose comparisons, the speed/memory benchmark and
-its cost breakdown, the real-label comparison, and the figures they draw.
+its cost breakdown, arithmetic counts (PyTorch and ONNX), the real-label
+comparison, and the figures they draw.
 
 Nothing in the model (``models``, ``engine``, ``apis``, ``utils``,
 ``converters``, ``visualization``) imports this subpackage; it imports them.
