@@ -473,15 +473,30 @@ def markdown_table(header: Sequence[str],
     return lines
 
 
+def paired_ratios(result: BenchmarkResult, metric: str) -> List[float]:
+    """A / B of ``metric`` within each repeat.
+
+    A repeat measures A, then B, back to back, so that their ratio cancels
+    the machine's slow drift, which moves the two medians apart when the
+    whole run is noisy.
+    """
+    first, second = (result.samples[metric][name] for name in result.names)
+    return [a / b if b else float('nan') for a, b in zip(first, second)]
+
+
 def format_table(result: BenchmarkResult) -> str:
     """The result as a Markdown table: median (IQR) per model, ratio A/B.
 
-    Rows are :data:`METRICS`; columns ``metric``, the two model names and
-    ``ratio A / B`` of the medians. The machine, batch size, repeats and
-    the memory method follow the table.
+    Rows are :data:`METRICS`; columns ``metric``, the two model names,
+    ``ratio A / B`` of the medians and the median (IQR) of the
+    :func:`paired_ratios`. The machine, batch size, repeats and the memory
+    method follow the table.
     """
     first, second = result.names
-    header = ['metric', first, second, f'ratio {first} / {second}']
+    header = [
+        'metric', first, second, f'ratio {first} / {second}',
+        'paired ratio (IQR)'
+    ]
     rows = []
     for metric in METRICS:
         cells = [metric]
@@ -492,6 +507,8 @@ def format_table(result: BenchmarkResult) -> str:
             cells.append(f'{median:.4g} ({iqr:.2g})')
         ratio = medians[0] / medians[1] if medians[1] else float('nan')
         cells.append(f'{ratio:.3f}')
+        paired, spread = median_iqr(paired_ratios(result, metric))
+        cells.append(f'{paired:.3f} ({spread:.2g})')
         rows.append(cells)
     lines = markdown_table(header, rows)
     repeats = len(result.samples[TRAIN_THROUGHPUT][first])

@@ -227,15 +227,37 @@ def test_benchmark_tool_tiny():
     header = [c.strip() for c in lines[0].strip('|').split('|')]
     assert header == [
         'metric', 'PromptPose', 'SimpleBaseline',
-        'ratio PromptPose / SimpleBaseline'
+        'ratio PromptPose / SimpleBaseline', 'paired ratio (IQR)'
     ]
     rows = [[c.strip() for c in line.strip('|').split('|')]
             for line in lines[2:2 + len(METRICS)]]
     assert [row[0] for row in rows] == list(METRICS)
     for row in rows:
         assert float(row[1].split()[0]) > 0 and float(row[2].split()[0]) > 0
+        # one repeat: the paired ratio is the ratio
         assert float(row[3]) > 0
+        assert float(row[4].split()[0]) == pytest.approx(
+            float(row[3]), abs=1e-3)
     assert 'machine: CPU' in table and 'torch' in table
+
+
+def test_paired_ratio_cancels_drift():
+    """Both models slow down together from repeat to repeat (and A has one
+    outlier): the ratio of the medians mixes repeats, the paired ratio
+    stays at A's 1.1x."""
+    from promptpose_mm.analysis.benchmark import (BenchmarkResult,
+                                                  format_table, paired_ratios)
+    b = [10.0, 8.0, 6.0, 4.0]  # B's throughput drifts down
+    a = [11.0, 8.8, 11.0, 4.4]  # 1.1 x B, but 11 in the third repeat
+    samples = {metric: dict(A=[1.0] * 4, B=[1.0] * 4) for metric in METRICS}
+    samples[METRICS[0]] = dict(A=a, B=b)
+    result = BenchmarkResult(('A', 'B'), samples, 16, 'cpu', 'm', 'mem')
+    assert paired_ratios(result,
+                         METRICS[0]) == pytest.approx([1.1, 1.1, 11 / 6, 1.1])
+    row = format_table(result).splitlines()[2].split('|')
+    # medians: A 9.9, B 7: 1.414; paired: 1.1 with IQR 0.183
+    assert row[4].strip() == '1.414'
+    assert row[5].strip() == '1.100 (0.18)'
 
 
 def test_cost_breakdown_parts_run_what_they_name():
