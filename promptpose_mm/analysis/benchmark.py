@@ -371,7 +371,8 @@ def run_benchmark(configs: Dict[str, Config],
                   iters: int = 3,
                   device: str = 'cpu',
                   progress: bool = True,
-                  seed: int = 0) -> BenchmarkResult:
+                  seed: int = 0,
+                  training: bool = True) -> BenchmarkResult:
     """Measure two models interleaved (A, B, A, B, ...).
 
     Each repeat times ``iters`` training steps, then ``iters`` flip-test
@@ -391,6 +392,8 @@ def run_benchmark(configs: Dict[str, Config],
         device (str): ``'cpu'`` or ``'cuda'`` (``'cuda:N'``).
         progress (bool): show a tqdm progress bar.
         seed (int): seed of the weights and of the synthetic batch.
+        training (bool): also measure training; without it the training
+            rows stay empty and the run takes a third of the time.
 
     Returns:
         BenchmarkResult: every measurement.
@@ -408,26 +411,32 @@ def run_benchmark(configs: Dict[str, Config],
     names = tuple(configs)
     benches = build_benches(configs, batch_size, device, seed)
     samples = {metric: {name: [] for name in names} for metric in METRICS}
+
+    def measured(modes):
+        return [(m, mode) for m, mode in modes if training or mode != 'train']
+
+    throughput_modes = measured(_THROUGHPUT_MODES)
+    memory_modes = measured(_MEMORY_MODES)
     for name, bench in benches.items():
-        for metric, mode in _ARITHMETIC_MODES:
+        for metric, mode in measured(_ARITHMETIC_MODES):
             samples[metric][name] = [bench.gmacs_per_image(mode)] * repeats
         samples[PARAMETERS][name] = [bench.num_parameters() / 1e6] * repeats
         samples[TRAINABLE][name] = [bench.num_parameters(True) / 1e6] * repeats
     steps_per_model = (
-        len(_THROUGHPUT_MODES) * (warmup + repeats * iters) +
-        len(_MEMORY_MODES) * repeats)
+        len(throughput_modes) * (warmup + repeats * iters) +
+        len(memory_modes) * repeats)
     bar = tqdm(
         total=2 * steps_per_model,
         desc='benchmark',
         unit='step',
         disable=not progress)
-    for _, mode in _THROUGHPUT_MODES:
+    for _, mode in throughput_modes:
         for bench in benches.values():
             for _ in range(warmup):
                 bench.step(mode)
                 bar.update()
     for _ in range(repeats):
-        for metric, mode in _THROUGHPUT_MODES:
+        for metric, mode in throughput_modes:
             for name, bench in benches.items():
                 bench.settle(mode)
                 seconds = timed(lambda: bench.step(mode), iters, device)
@@ -436,7 +445,7 @@ def run_benchmark(configs: Dict[str, Config],
     # after the timing: measuring memory hands the free heap back to the
     # system, which the next step would have to fault in again
     for _ in range(repeats):
-        for metric, mode in _MEMORY_MODES:
+        for metric, mode in memory_modes:
             for name, bench in benches.items():
                 bench.settle(mode)
                 with peak_memory(device) as added:
@@ -487,7 +496,8 @@ def paired_ratios(result: BenchmarkResult, metric: str) -> List[float]:
 def format_table(result: BenchmarkResult) -> str:
     """The result as a Markdown table: median (IQR) per model, ratio A/B.
 
-    Rows are :data:`METRICS`; columns ``metric``, the two model names,
+    Rows are the measured :data:`METRICS`; columns ``metric``, the two
+    model names,
     ``ratio A / B`` of the medians and the median (IQR) of the
     :func:`paired_ratios`. The machine, batch size, repeats and the memory
     method follow the table.
@@ -499,6 +509,8 @@ def format_table(result: BenchmarkResult) -> str:
     ]
     rows = []
     for metric in METRICS:
+        if not result.samples[metric][first]:
+            continue  # not measured (training=False)
         cells = [metric]
         medians = []
         for name in result.names:
@@ -511,7 +523,7 @@ def format_table(result: BenchmarkResult) -> str:
         cells.append(f'{paired:.3f} ({spread:.2g})')
         rows.append(cells)
     lines = markdown_table(header, rows)
-    repeats = len(result.samples[TRAIN_THROUGHPUT][first])
+    repeats = len(result.samples[PLAIN_THROUGHPUT][first])
     lines += [
         '',
         f'median (IQR) over {repeats} repeats, batch {result.batch_size}, '

@@ -463,3 +463,26 @@ def test_benchmark_phases_table():
     with pytest.raises(ValueError, match='exactly two'):
         from promptpose_mm.analysis.step_phases import run_phases
         run_phases({'a': None})
+
+
+def test_benchmark_tool_inference_only():
+    """--no-training leaves the training rows out and measures the rest."""
+    tool = _tool('benchmark')
+    result, table = tool.main([
+        '--configs', PROMPTPOSE, BASELINE, '--batch-size', '2', '--repeats',
+        '2', '--warmup', '0', '--iters', '1', '--no-progress', '--no-training'
+    ])
+    training = {m for m in METRICS if m.startswith('train ')}
+    assert len(training) == 3  # throughput, peak memory, arithmetic
+    for metric in METRICS:
+        for name in result.names:
+            values = result.samples[metric][name]
+            assert len(values) == (0 if metric in training else 2)
+    rows = [
+        line.split('|')[1].strip() for line in table.splitlines()[2:]
+        if line.startswith('|')
+    ]
+    assert rows == [m for m in METRICS if m not in training]
+    assert 'over 2 repeats' in table
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--no-training', '--phases'])

@@ -6,10 +6,12 @@ downloaded), feeds them a synthetic batch of the configs' input size
 (A, B, A, B, ...) after a warm-up: training steps (forward, backward,
 optimizer step), inference with and without the flip test, and peak memory
 (see promptpose_mm/analysis/benchmark.py for exactly what is counted).
-Prints a table of medians (IQR) and the ratio PromptPose / SimpleBaseline,
-with the machine. ``--breakdown`` adds a table of each PromptPose part timed
-alone (promptpose_mm/analysis/cost_breakdown.py) against SimpleBaseline's
-step. ``--phases`` instead times the training step phase by phase against
+Prints a table of medians (IQR), the ratio PromptPose / SimpleBaseline of
+the medians and the median of the ratios within each repeat (paired), with
+the machine. ``--no-training`` measures inference only. ``--breakdown``
+adds a table of each PromptPose part timed alone
+(promptpose_mm/analysis/cost_breakdown.py) against SimpleBaseline's step.
+``--phases`` instead times the training step phase by phase against
 each phase's arithmetic, with the operators whose time differs most
 (promptpose_mm/analysis/step_phases.py).
 
@@ -19,6 +21,7 @@ Usage::
         [--repeats 5] [--warmup 2] [--iters 3] [--device cpu] [--breakdown]
     python tools/analysis/benchmark.py --configs A.py B.py
     python tools/analysis/benchmark.py --pair res50 --phases   # step phases
+    python tools/analysis/benchmark.py --pair vit-b --no-training --repeats 15
     python tools/analysis/benchmark.py --pair res50 --default-malloc
 
 Training keeps freed CPU memory for the next step (CPUMemoryReuseHook in
@@ -80,10 +83,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='instead: time the training step phase by phase (forward, '
         'backward, optimizer, ...) against the arithmetic of each, and '
         'list the operators whose own time differs most (torch.profiler)')
+    parser.add_argument(
+        '--no-training',
+        action='store_true',
+        help='measure inference only (a third of the time: more repeats '
+        'for the same wait)')
     cli.add_default_malloc(parser)
     parser.add_argument(
         '--no-progress', action='store_true', help='no progress bar')
     args = parser.parse_args(argv)
+    if args.no_training and (args.breakdown or args.phases):
+        parser.error('--breakdown and --phases measure training: drop '
+                     '--no-training')
     if args.names[0] == args.names[1]:
         parser.error(f'--names must differ, got {args.names[0]!r} twice')
     for config in _configs(args):
@@ -113,7 +124,11 @@ def main(argv: Optional[Sequence[str]] = None):
     }
     if args.phases:
         return phases(configs, args)
-    result = run_benchmark(configs, iters=args.iters, **_run_options(args))
+    result = run_benchmark(
+        configs,
+        iters=args.iters,
+        training=not args.no_training,
+        **_run_options(args))
     table = format_table(result)
     _print_with_configs(table, args)
     if args.breakdown:
