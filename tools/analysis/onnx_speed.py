@@ -17,8 +17,9 @@ The table also gives each graph's arithmetic (multiply-accumulates of its
 products and convolutions, counted from the exported file) and its float32
 limit: the images/s if every multiply-accumulate ran at the best float32
 matrix-product rate measured on this machine (PyTorch's and onnxruntime's,
-operands in cache) and nothing else took time. No float32 backend reaches
-it; "limit / eager" bounds the speed-up any of them can give.
+operands in cache) and nothing else took time: "limit / eager" is about
+the most speed-up a float32 backend can give here (the rate is itself a
+measurement).
 As training does, freed CPU memory is kept for the next call
 (``--default-malloc``: the C library's default).
 """
