@@ -7,7 +7,8 @@ splits them (:mod:`.split`), and writes into ``out_dir``:
 - ``metainfo.py``: the MMPose metainfo (:mod:`.metainfo`);
 - a config inheriting a PromptPose paper config (ResNet-50 or ViT-B/16)
   that states only this data set (:mod:`.dataset_config`), and records the
-  box mode under ``label_import`` so that inference can match it;
+  box mode, the animals' box side and the most animals on a frame under
+  ``label_import``, so that video inference can match them;
 - ``import_summary.json``: counts per split, what was skipped and why;
 - for SLEAP files, ``images/``: the labelled frames.
 
@@ -20,6 +21,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from promptpose_mm.utils.boxes import square_box
 from promptpose_mm.utils.installed_configs import (PAPER_CONFIGS,
                                                    installed_config)
 from .coco_export import BOX_MODES, labels_to_coco, write_json_atomic
@@ -57,6 +59,24 @@ def split_counts(frames: Sequence[LabelledFrame]) -> Dict[str, int]:
         frames=len(frames),
         instances=len(instances),
         points=int(sum(np.isfinite(p).all(-1).sum() for p in instances)))
+
+
+def animal_scale(frames: Sequence[LabelledFrame],
+                 padding: float) -> Dict[str, object]:
+    """What a video tool needs to find the animals of ``frames``:
+    ``animal_side``, the median side in pixels of the padded squares
+    around their labelled points, and ``max_animals``, the most animals
+    labelled on one frame."""
+    sides, most = [], 0
+    for frame in frames:
+        labelled = [
+            points for points in frame.instances
+            if np.isfinite(points).all(axis=1).any()
+        ]
+        most = max(most, len(labelled))
+        sides += [square_box(points, padding)[2] for points in labelled]
+    side = round(float(np.median(sides)), 1) if sides else None
+    return dict(animal_side=side, max_animals=most)
 
 
 def _slug(name: str) -> str:
@@ -131,7 +151,8 @@ def import_labels(source: str,
         format=labels.source,
         box_mode=box_mode,
         padding=padding if box_mode == 'animal' else None,
-        split=split.rule)
+        split=split.rule,
+        **animal_scale(split.train, padding if box_mode == 'animal' else 0))
     entries = [
         dataset_entries(paths['train'], paths['val'], paths['metainfo'],
                         labels.image_root, batch_size)

@@ -181,6 +181,8 @@ def test_metainfo_and_config_state_only_the_dataset(dlc_project, tmp_path):
     cfg = Config.fromfile(config)
     assert cfg.label_import['box_mode'] == 'animal'
     assert cfg.label_import['padding'] == 0.25
+    assert cfg.label_import['max_animals'] == 1
+    assert cfg.label_import['animal_side'] > 0
     assert [e['type'] for e in cfg.val_evaluator
             ] == ['CocoMetric', 'PCKAccuracy', 'EPE']
     assert cfg.train_dataloader.dataset.ann_file == result['train']
@@ -442,3 +444,20 @@ def test_project_example_runs(tmp_path):
     assert 'train        1       4          4' in output
     assert 'coco/AP' in output and 'EPE' in output
     assert [n for n in os.listdir(tmp_path / 'train') if n.startswith('best_')]
+
+
+def test_the_animal_scale_is_the_median_padded_side():
+    """Sides by hand: extents 10, 20 and 40 px padded 0.25 a side give
+    15, 30 and 60; the median is 30. An all-NaN animal is not counted."""
+    from promptpose_mm.annotations.importer import animal_scale
+    from promptpose_mm.annotations.labels import LabelledFrame
+    nan = np.full((2, 2), np.nan)
+    frames = [
+        LabelledFrame('a.png', 100, 100,
+                      np.array([[[0, 0], [10, 5]], [[0, 0], [5, 20]]], float)),
+        LabelledFrame('b.png', 100, 100,
+                      np.array([[[0, 0], [40, 40]], nan, nan], float)),
+    ]
+    assert animal_scale(frames, 0.25) == dict(animal_side=30.0, max_animals=2)
+    assert animal_scale(frames, 0.0) == dict(animal_side=20.0, max_animals=2)
+    assert animal_scale([], 0.25) == dict(animal_side=None, max_animals=0)
