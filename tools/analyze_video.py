@@ -3,14 +3,20 @@
 For every video, writes into --out-dir ``<video stem>_<scorer>`` with the
 suffixes of --formats: DeepLabCut's analysis table (.h5 and .csv: scorer /
 [individuals /] bodyparts / coords x, y, likelihood), a SLEAP file (.slp),
-its analysis HDF5 (.analysis.h5) and NWB with ndx-pose (.nwb); with
---labelled-video also ``<stem>_<scorer>_labelled.mp4``.
+its analysis HDF5 (.analysis.h5), NWB with ndx-pose (.nwb) and the boxes the
+model ran on with each animal's state per frame (_boxes.csv: followed,
+searched, detected or lost); with --labelled-video also
+``<stem>_<scorer>_labelled.mp4``. An animal not found on a frame is NaN
+there, and the summary counts those frames.
 
 Boxes (--boxes): ``frame`` (whole frames), ``fixed`` (--box X1 Y1 X2 Y2 on
-every frame), ``track`` (one animal followed from --box, or from the whole
-first frame), ``detector`` (--det-config/--det-checkpoint, several
-animals). The default matches how the model was trained (an imported data
-set records it); a mismatch is warned about. Examples::
+every frame), ``track`` (--animals animals, or one per --box, followed from
+frame to frame with the pose model alone: found on the first frame by a
+search over the frame at the animals' trained size, searched for again
+when lost), ``detector`` (--det-config/--det-checkpoint, identities kept
+from frame to frame). The default matches how the model was trained (an
+imported data set records its box mode, the animals' size and how many
+share a frame); a mismatch is warned about. Examples::
 
     python tools/analyze_video.py session1.mp4 session2.avi \\
         --config work_dirs/mouse/CONFIG.py \\
@@ -21,7 +27,9 @@ set records it); a mismatch is warned about. Examples::
 
 Frames are decoded in a background thread while the model runs, and a video's
 files are written in another while the next video is analysed. Ctrl-C stops
-after the current batch and writes the frames done.
+after the current batch and writes the frames done; a frame that cannot be
+decoded ends that video there: its frames before are written, the error
+names the frame, and the tool exits with status 1 after the other videos.
 """
 import argparse
 import os
@@ -33,7 +41,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-FORMATS = ('dlc-h5', 'dlc-csv', 'slp', 'analysis-h5', 'nwb')
+from promptpose_mm.annotations.pose_files import FORMATS
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -47,7 +55,25 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='where the crops come from (default: as the model was trained)')
     cli.add_box(
         parser, '--box', 'a box: on every frame (fixed, repeat for several) '
-        'or on the first frame (track)')
+        'or an animal on the first frame (track, repeat for several)')
+    parser.add_argument(
+        '--animals',
+        type=int,
+        help='track: the animals followed (default: one per --box, else the '
+        'most labelled on one training frame, else 1); detector: the most '
+        'identities (default: no limit)')
+    parser.add_argument(
+        '--animal-size',
+        type=float,
+        help='track: the side in pixels of the box around an animal, for '
+        "the search (default: the training boxes' median, else several "
+        'sizes)')
+    parser.add_argument(
+        '--search-every',
+        type=int,
+        default=5,
+        help='track: frames between two searches for a lost animal '
+        '(default: 5)')
     cli.add_detector(parser)
     parser.add_argument(
         '--batch-size', type=int, default=16, help='frames per model call')
@@ -75,6 +101,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error('--boxes fixed needs --box X1 Y1 X2 Y2')
     if args.boxes == 'detector' and not args.det_config:
         parser.error('--boxes detector needs --det-config')
+    if args.box and args.boxes in ('frame', 'detector'):
+        parser.error(f'--box has no use with --boxes {args.boxes}')
+    if args.animals is not None and args.box and args.boxes != 'fixed' \
+            and args.animals != len(args.box):
+        parser.error(f'--animals {args.animals} but {len(args.box)} --box '
+                     'given: give one box per animal')
+    for option in ('animals', 'search_every'):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            parser.error(f'--{option.replace("_", "-")} must be >= 1')
     return args
 
 
@@ -93,19 +129,39 @@ def writable_folder(path: str) -> str:
 
 
 def build_detector(args: argparse.Namespace):
-    """``detect(bgr image) -> (N, 4)`` boxes from MMPose's inferencer."""
+    """``detect(bgr image) -> (N, 4)`` boxes: MMPose's detector, classes
+    and score threshold, then NMS; a frame without a detection gives no
+    box (not the whole frame)."""
+    from mmpose.evaluation.functional import nms
+
     from promptpose_mm.apis.cli import inferencer_from_args
     pose2d = inferencer_from_args(args).inferencer
+    classes = list(args.det_cat_ids)
 
     def detect(image):
-        # MMPose's own detection step: classes, score threshold, NMS; no
-        # box found means the whole frame, as in MMPose
-        infos = pose2d.preprocess_single(
-            image, 0, bbox_thr=args.bbox_thr, nms_thr=args.nms_thr)
-        return np.concatenate(
-            [info['data_samples'].gt_instances.bboxes for info in infos])
+        found = pose2d.detector(
+            image, return_datasamples=True)['predictions'][0]
+        instances = found.pred_instances.cpu().numpy()
+        keep = np.isin(instances.labels, classes) & (
+            instances.scores > args.bbox_thr)
+        boxes = np.concatenate(
+            [instances.bboxes[keep], instances.scores[keep, None]], axis=1)
+        return boxes[nms(boxes, args.nms_thr), :4] if len(boxes) else \
+            np.zeros((0, 4), np.float32)
 
     return pose2d.model, detect
+
+
+def count_states(states: np.ndarray, individuals: Sequence[str]) -> str:
+    """``animal1: 95 followed, 5 lost; ...``: frames per state of each
+    animal slot of ``(T, N)`` states."""
+    lines = []
+    for n, name in enumerate(individuals):
+        names, counts = np.unique(states[:, n].astype(str), return_counts=True)
+        lines.append(f'{name}: ' +
+                     ', '.join(f'{count} {state}'
+                               for state, count in zip(names, counts)))
+    return '; '.join(lines)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> list:
@@ -139,6 +195,11 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
     else:
         model = init_model(cfg, args.checkpoint, device=args.device)
     record = cfg.get('label_import') or {}
+    padding = record.get('padding')
+    padding = 0.25 if padding is None else float(padding)
+    animals = args.animals
+    if animals is None and box_source == 'track':
+        animals = len(args.box or ()) or record.get('max_animals') or 1
     meta = model.dataset_meta
     names = [meta['keypoint_id2name'][i] for i in range(meta['num_keypoints'])]
     links = [(names[a], names[b]) for a, b in meta.get('skeleton_links', [])]
@@ -156,7 +217,7 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
         print_log(f'{poses.video}: wrote {", ".join(files)}', logger='current')
         return files
 
-    interrupted = False
+    interrupted, failed = False, []
     try:
         for path in args.videos:
             start = time.perf_counter()
@@ -169,22 +230,41 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
                     detect=detect,
                     batch_size=args.batch_size,
                     score_thr=args.kpt_thr,
-                    padding=record.get('padding') or 0.25)
+                    padding=padding,
+                    num_animals=animals,
+                    animal_side=args.animal_size or record.get('animal_side'),
+                    search_every=args.search_every)
             except (FileNotFoundError, VideoError) as error:
                 sys.exit(f'error: {error}')
             seconds = time.perf_counter() - start
             frames = len(result.keypoints)
+            poses = VideoPoses(path, result.keypoints, result.scores, names,
+                               links, result.fps, args.scorer, result.boxes,
+                               result.states)
             print_log(
                 f'{path}: {frames} frames in {seconds:.1f} s '
-                f'({frames / max(seconds, 1e-9):.1f} frames/s)',
+                f'({frames / max(seconds, 1e-9):.1f} frames/s); '
+                f'{count_states(result.states, poses.individuals)}',
                 logger='current')
-            poses = VideoPoses(path, result.keypoints, result.scores, names,
-                               links, result.fps, args.scorer)
+            if result.dropped:
+                print_log(
+                    f'{path}: {result.dropped} detections left out: every '
+                    f'one of the {animals} identities was taken on their '
+                    'frames (raise --animals)',
+                    logger='current',
+                    level=30)
             stem = osp.join(
                 args.out_dir,
                 f'{osp.splitext(osp.basename(path))[0]}_{args.scorer}')
             pending.append(writer.submit(write, poses, stem))
-            if not result.complete:
+            if result.error:
+                print_log(
+                    f'error: {result.error}; writing the {frames} frames '
+                    'before it',
+                    logger='current',
+                    level=40)
+                failed.append(result.error)
+            elif not result.complete:
                 print_log(
                     f'interrupted: writing the {frames} frames done',
                     logger='current',
@@ -196,6 +276,8 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
     written = [name for job in pending for name in job.result()]
     if interrupted:
         sys.exit(130)
+    if failed:
+        sys.exit('error: ' + '; '.join(failed))
     return written
 
 

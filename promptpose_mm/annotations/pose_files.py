@@ -10,6 +10,8 @@ written, through pandas and sleap-io rather than by hand, as
   animals are tracked; one row per frame;
 - a SLEAP labels file (``.slp``) of predicted instances, its analysis HDF5
   (``.analysis.h5``) and NWB with ndx-pose (``.nwb``), all by sleap-io;
+- the boxes the model ran on and each animal's state per frame
+  (``_boxes.csv``: ``frame, individual, state, x1, y1, x2, y2``);
 - a labelled video rendered by sleap-io, points under a score cut-off left
   out.
 
@@ -18,17 +20,18 @@ complete, so an interrupted write never leaves half a file.
 """
 import os
 import os.path as osp
-from typing import Callable, List, NamedTuple, Sequence, Tuple
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-FORMATS = ('dlc-h5', 'dlc-csv', 'slp', 'analysis-h5', 'nwb')
+FORMATS = ('dlc-h5', 'dlc-csv', 'slp', 'analysis-h5', 'nwb', 'boxes')
 SUFFIXES = {
     'dlc-h5': '.h5',
     'dlc-csv': '.csv',
     'slp': '.slp',
     'analysis-h5': '.analysis.h5',
     'nwb': '.nwb',
+    'boxes': '_boxes.csv',
 }
 
 
@@ -45,6 +48,11 @@ class VideoPoses(NamedTuple):
         skeleton (list[tuple[str, str]]): links by name.
         fps (float): frames per second of the video (0 when unknown).
         scorer (str): the model's name, DeepLabCut's ``scorer`` level.
+        boxes (np.ndarray, optional): ``(T, N, 4)`` xyxy boxes the model ran
+            on, NaN where none.
+        states (np.ndarray, optional): ``(T, N)`` how each animal was found
+            per frame (``followed``, ``searched``, ``detected``, ``lost``,
+            ...).
     """
     video: str
     keypoints: np.ndarray
@@ -53,6 +61,8 @@ class VideoPoses(NamedTuple):
     skeleton: List[Tuple[str, str]]
     fps: float = 0.0
     scorer: str = 'PromptPose'
+    boxes: Optional[np.ndarray] = None
+    states: Optional[np.ndarray] = None
 
     @property
     def individuals(self) -> List[str]:
@@ -98,6 +108,22 @@ def deeplabcut_table(poses: VideoPoses):
              ['x', 'y', 'likelihood']],
             names=['scorer', 'individuals', 'bodyparts', 'coords'])
     return pd.DataFrame(values, columns=columns, index=np.arange(frames))
+
+
+def box_table(poses: VideoPoses):
+    """The boxes and states of ``poses`` as a pandas DataFrame, one row per
+    frame and animal slot: ``frame, individual, state, x1, y1, x2, y2``."""
+    import pandas as pd
+    if poses.boxes is None or poses.states is None:
+        raise ValueError('these poses carry no boxes and states to write')
+    frames, animals = poses.states.shape
+    table = pd.DataFrame(
+        poses.boxes.reshape(frames * animals, 4),
+        columns=['x1', 'y1', 'x2', 'y2'])
+    table.insert(0, 'frame', np.repeat(np.arange(frames), animals))
+    table.insert(1, 'individual', np.tile(poses.individuals, frames))
+    table.insert(2, 'state', poses.states.reshape(-1).astype(str))
+    return table
 
 
 def sleap_labels(poses: VideoPoses, keep_empty: bool = False):
@@ -168,6 +194,9 @@ def write_poses(poses: VideoPoses,
                     p, key='df_with_missing', mode='w', format='table'))
         elif name == 'dlc-csv':
             _atomic(path, table.to_csv)
+        elif name == 'boxes':
+            boxes = box_table(poses)
+            _atomic(path, lambda p: boxes.to_csv(p, index=False))
         else:
             import sleap_io as sio
             save = {

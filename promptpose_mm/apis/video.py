@@ -7,12 +7,15 @@ frame gets its boxes from one of :data:`BOX_SOURCES`:
 - ``'frame'``: the whole frame (a model trained on whole frames, such as
   an import with ``--box frame``);
 - ``'fixed'``: the same given boxes on every frame;
-- ``'track'``: one animal followed: the first frame's box is given (or the
-  whole frame, refined once by the keypoints found in it); every next
-  batch uses the square around the confident keypoints of the previous
-  frame, padded as in training (:func:`~promptpose_mm.utils.boxes.
-  square_box`). With ``batch_size`` B, a box is at most B frames old;
-- ``'detector'``: an mmdet detector on every frame, several animals.
+- ``'track'``: animals followed from frame to frame by the pose model
+  alone, searched for when lost (:class:`~.tracking.Follower`);
+- ``'detector'``: an mmdet detector on every frame, several animals, their
+  identities kept from frame to frame (:class:`~.tracking.
+  DetectionTracker`).
+
+Every frame gets a row per animal: its keypoints, the box used and a state
+(:data:`~.tracking.STATES`); an animal not found on a frame is NaN there,
+never a guess.
 
 :func:`default_box_source` reads how a model was trained (the
 ``label_import`` record of an imported data set) and
@@ -35,7 +38,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import DefaultScope
 from torch import nn
 
-from promptpose_mm.utils.boxes import square_box
+from .tracking import DETECTED, LOST, DetectionTracker, Follower, FrameResults
 
 BOX_SOURCES = ('frame', 'fixed', 'track', 'detector')
 
@@ -49,19 +52,31 @@ class VideoPrediction(NamedTuple):
 
     Attributes:
         keypoints (np.ndarray): ``(T, N, K, 2)`` pixel coordinates of up to
-            ``N`` animals per frame, NaN where a slot is empty.
-        scores (np.ndarray): ``(T, N, K)`` keypoint scores, NaN where empty.
+            ``N`` animals per frame (slot ``n`` is one animal throughout),
+            NaN where an animal was not found.
+        scores (np.ndarray): ``(T, N, K)`` keypoint scores, NaN where not
+            found.
         boxes (np.ndarray): ``(T, N, 4)`` the boxes used, xyxy, NaN where
-            empty.
+            none.
+        states (np.ndarray): ``(T, N)`` how each animal's box was found
+            (:data:`~.tracking.STATES`).
         fps (float): the video's frame rate (0 when unknown).
-        complete (bool): False when the run was interrupted: ``T`` is the
-            number of frames done.
+        complete (bool): False when the run stopped early (Ctrl-C or a
+            frame that cannot be decoded): ``T`` is the number of frames
+            done.
+        error (str, optional): why it stopped, when a frame could not be
+            decoded.
+        dropped (int): detections left out because every identity
+            (``num_animals``) was taken on their frame.
     """
     keypoints: np.ndarray
     scores: np.ndarray
     boxes: np.ndarray
+    states: np.ndarray
     fps: float
     complete: bool = True
+    error: Optional[str] = None
+    dropped: int = 0
 
 
 def open_video(path: str):
@@ -103,8 +118,8 @@ def iter_frame_batches(video,
     a background thread ``prefetch`` batches ahead.
 
     Raises:
-        VideoError: a frame cannot be decoded (a truncated file); the
-            message names the file and the frame.
+        VideoError: a frame cannot be decoded (a truncated file), after the
+            frames before it; the message names the file and the frame.
     """
     total = len(video)
     batches: 'queue.Queue' = queue.Queue(maxsize=prefetch)
@@ -114,19 +129,21 @@ def iter_frame_batches(video,
         for start in range(0, total, batch_size):
             if stop.is_set():
                 return
-            try:
-                frames = np.stack([
-                    to_bgr(video[i])
-                    for i in range(start, min(start + batch_size, total))
-                ])
-            except Exception as error:  # decoders raise many kinds
-                batches.put(
-                    VideoError(f'video {video.filename}: frame {start} or '
-                               f'the next cannot be decoded '
-                               f'({type(error).__name__}: {error}); the '
-                               'file may be truncated'))
-                return
-            batches.put((start, frames))
+            frames = []
+            for index in range(start, min(start + batch_size, total)):
+                try:
+                    frames.append(to_bgr(video[index]))
+                except Exception as error:  # decoders raise many kinds
+                    if frames:  # the frames before it are kept
+                        batches.put((start, np.stack(frames)))
+                    batches.put(
+                        VideoError(f'video {video.filename}: frame {index} '
+                                   'cannot be decoded ('
+                                   f'{type(error).__name__}: {error}); the '
+                                   'file may be truncated: re-encode it or '
+                                   'cut it before that frame'))
+                    return
+            batches.put((start, np.stack(frames)))
         batches.put(None)
 
     worker = threading.Thread(target=decode, daemon=True)
@@ -200,22 +217,6 @@ class TopdownBatch:
         return keypoints.astype(np.float64), scores.astype(np.float64)
 
 
-def track_box(points: np.ndarray, scores: np.ndarray, score_thr: float,
-              padding: float, previous: np.ndarray,
-              frame_size: Tuple[int, int]) -> np.ndarray:
-    """The next xyxy box of a followed animal: the padded square around its
-    keypoints scoring at least ``score_thr`` (two or more), else
-    ``previous``; clipped to stay overlapping the frame."""
-    confident = points[scores >= score_thr]
-    if len(confident) < 2:
-        return previous
-    x, y, w, h = square_box(confident, padding)
-    width, height = frame_size
-    x = float(np.clip(x, -w / 2, width - w / 2))
-    y = float(np.clip(y, -h / 2, height - h / 2))
-    return np.array([x, y, x + w, y + h], dtype=np.float32)
-
-
 def analyze_video(model: nn.Module,
                   path: str,
                   box_source: str = 'frame',
@@ -224,7 +225,10 @@ def analyze_video(model: nn.Module,
                   batch_size: int = 16,
                   score_thr: float = 0.3,
                   padding: float = 0.25,
-                  progress: bool = True) -> VideoPrediction:
+                  progress: bool = True,
+                  num_animals: Optional[int] = None,
+                  animal_side: Optional[float] = None,
+                  search_every: int = 5) -> VideoPrediction:
     """Run a top-down pose model over every frame of a video.
 
     Args:
@@ -232,17 +236,25 @@ def analyze_video(model: nn.Module,
         path (str): the video file.
         box_source (str): one of :data:`BOX_SOURCES` (see the module).
         boxes (Sequence, optional): xyxy boxes: every frame's for
-            ``'fixed'``, the first frame's (one) for ``'track'``.
+            ``'fixed'``; for ``'track'`` the animals on the first frame
+            (one box each; without them the first frame is searched).
         detect (callable, optional): ``detect(bgr image) -> (N, 4)`` xyxy
             boxes, for ``'detector'``.
         batch_size (int): frames per model call.
-        score_thr (float): the keypoint score a tracked box trusts.
-        padding (float): the tracked box's padding per side (as trained).
+        score_thr (float): the keypoint score that counts as found.
+        padding (float): the box padding per side, as trained.
         progress (bool): show a tqdm bar with frames per second.
+        num_animals (int, optional): ``'track'``: the animals followed
+            (default: one per box, else 1); ``'detector'``: the most
+            identities (default: unlimited).
+        animal_side (float, optional): the animal's box side in pixels, for
+            the ``'track'`` search (default: several scales).
+        search_every (int): ``'track'``: frames between two searches for
+            a lost animal.
 
     Returns:
-        VideoPrediction: per frame and animal slot; on Ctrl-C, the frames
-        done with ``complete=False``.
+        VideoPrediction: per frame and animal slot; when a frame cannot be
+        decoded, or on Ctrl-C, the frames done with ``complete=False``.
     """
     if box_source not in BOX_SOURCES:
         raise ValueError(f'box source must be one of {BOX_SOURCES}, got '
@@ -255,72 +267,124 @@ def analyze_video(model: nn.Module,
         raise ValueError(f'batch size must be >= 1, got {batch_size}')
     from tqdm import tqdm
     video = open_video(path)
-    total = len(video)
     run = TopdownBatch(model)
-    keypoints: List[np.ndarray] = []
-    scores: List[np.ndarray] = []
-    used: List[np.ndarray] = []
-    followed = None
-    if box_source == 'track' and boxes:
-        followed = np.asarray(boxes[0], dtype=np.float32)
+    if box_source == 'track':
+        step = Follower(
+            run,
+            num_animals=num_animals or 1,
+            padding=padding,
+            score_thr=score_thr,
+            animal_side=animal_side,
+            boxes=boxes,
+            batch_size=batch_size,
+            search_every=search_every)
+    elif box_source == 'detector':
+        step = DetectorFrames(run, detect, DetectionTracker(num_animals))
+    else:
+        step = GivenBoxes(run, None if box_source == 'frame' else boxes)
+    parts: List[FrameResults] = []
     bar = tqdm(
-        total=total,
+        total=len(video),
         unit='frame',
         disable=not progress,
         desc=osp.basename(path))
-    complete = True
+    complete, error = True, None
     try:
         for start, frames in iter_frame_batches(video, batch_size):
-            height, width = frames.shape[1:3]
-            whole = np.array([0, 0, width, height], dtype=np.float32)
-            if box_source == 'track' and followed is None:
-                # the first frame: the whole frame, refined by what it finds
-                points, found = run([frames[0]], [whole])
-                followed = track_box(points[0], found[0], score_thr, padding,
-                                     whole, (width, height))
-            per_frame = []
-            for frame in frames:
-                if box_source == 'frame':
-                    per_frame.append(whole[None])
-                elif box_source == 'fixed':
-                    per_frame.append(np.asarray(boxes, dtype=np.float32))
-                elif box_source == 'track':
-                    per_frame.append(followed[None])
-                else:
-                    found_boxes = np.asarray(detect(frame), np.float32)
-                    per_frame.append(found_boxes.reshape(-1, 4))
-            flat_images = [
-                frame for frame, fb in zip(frames, per_frame) for _ in fb
-            ]
-            flat_boxes = [box for fb in per_frame for box in fb]
-            points, found = run(flat_images, flat_boxes)
-            offset = 0
-            for fb in per_frame:
-                count = len(fb)
-                keypoints.append(points[offset:offset + count])
-                scores.append(found[offset:offset + count])
-                used.append(fb)
-                offset += count
-            if box_source == 'track':
-                followed = track_box(keypoints[-1][0], scores[-1][0],
-                                     score_thr, padding, followed,
-                                     (width, height))
+            parts.append(step(frames, start))
             bar.update(len(frames))
     except KeyboardInterrupt:
         complete = False
+    except VideoError as stopped:
+        complete, error = False, str(stopped)
     finally:
         bar.close()
-    slots = max([len(k) for k in keypoints] + [1])
-    k = run.num_keypoints
-    out_points = np.full((len(keypoints), slots, k, 2), np.nan)
-    out_scores = np.full((len(keypoints), slots, k), np.nan)
-    out_boxes = np.full((len(keypoints), slots, 4), np.nan)
-    for t, (p, s, b) in enumerate(zip(keypoints, scores, used)):
-        out_points[t, :len(p)] = p
-        out_scores[t, :len(s)] = s
-        out_boxes[t, :len(b)] = b
-    return VideoPrediction(out_points, out_scores, out_boxes, video_fps(video),
-                           complete)
+    return VideoPrediction(*join_results(parts, run.num_keypoints),
+                           video_fps(video), complete, error,
+                           getattr(step, 'dropped', 0))
+
+
+class GivenBoxes:
+    """Frames with the same boxes on each: ``boxes`` (``'fixed'``) or the
+    whole frame (``boxes=None``)."""
+
+    def __init__(self, run: TopdownBatch,
+                 boxes: Optional[Sequence[Sequence[float]]]):
+        self.run = run
+        self.boxes = None if boxes is None else np.asarray(
+            boxes, np.float32).reshape(-1, 4)
+
+    def __call__(self, frames: np.ndarray, start: int) -> FrameResults:
+        height, width = frames.shape[1:3]
+        boxes = self.boxes if self.boxes is not None else np.array(
+            [[0, 0, width, height]], np.float32)
+        count, slots = len(frames), len(boxes)
+        points, scores = self.run([frame for frame in frames for _ in boxes],
+                                  [box for _ in frames for box in boxes])
+        state = 'frame' if self.boxes is None else 'fixed'
+        return FrameResults(
+            points.reshape(count, slots, -1, 2),
+            scores.reshape(count, slots, -1),
+            np.broadcast_to(boxes, (count, slots, 4)).astype(np.float64),
+            np.full((count, slots), state, dtype=object))
+
+
+class DetectorFrames:
+    """A detector's boxes on every frame, each animal kept in its slot by
+    ``tracker``; an animal without a detection is NaN on that frame."""
+
+    def __init__(self, run: TopdownBatch, detect, tracker: DetectionTracker):
+        self.run = run
+        self.detect = detect
+        self.tracker = tracker
+        self.dropped = 0
+
+    def __call__(self, frames: np.ndarray, start: int) -> FrameResults:
+        found = []
+        for t, frame in enumerate(frames):
+            detections = np.asarray(self.detect(frame),
+                                    np.float32).reshape(-1, 4)
+            slots = self.tracker(detections, start + t)
+            self.dropped += int((slots < 0).sum())
+            found += [(t, int(n), box) for n, box in zip(slots, detections)
+                      if n >= 0]
+        points, scores = self.run([frames[t] for t, _, _ in found],
+                                  [box for _, _, box in found])
+        count, slots = len(frames), max(len(self.tracker.tracks), 1)
+        parts = self.run.num_keypoints
+        out = FrameResults(
+            np.full((count, slots, parts, 2), np.nan),
+            np.full((count, slots, parts), np.nan),
+            np.full((count, slots, 4), np.nan),
+            np.full((count, slots), LOST, dtype=object))
+        for (t, n, box), p, s in zip(found, points, scores):
+            out.keypoints[t, n] = p
+            out.scores[t, n] = s
+            out.boxes[t, n] = box
+            out.states[t, n] = DETECTED
+        return out
+
+
+def join_results(parts: Sequence[FrameResults],
+                 num_keypoints: int) -> FrameResults:
+    """Batches of frames joined, with as many animal slots as the batch
+    with the most; the slots a batch lacks are NaN and ``'lost'``."""
+    slots = max([part.states.shape[1] for part in parts] + [1])
+    count = sum(len(part.states) for part in parts)
+    out = FrameResults(
+        np.full((count, slots, num_keypoints, 2), np.nan),
+        np.full((count, slots, num_keypoints), np.nan),
+        np.full((count, slots, 4), np.nan),
+        np.full((count, slots), LOST, dtype=object))
+    start = 0
+    for part in parts:
+        stop, width = start + len(part.states), part.states.shape[1]
+        out.keypoints[start:stop, :width] = part.keypoints
+        out.scores[start:stop, :width] = part.scores
+        out.boxes[start:stop, :width] = part.boxes
+        out.states[start:stop, :width] = part.states
+        start = stop
+    return out
 
 
 def default_box_source(cfg: Config) -> Tuple[str, str]:

@@ -1,4 +1,4 @@
-"""Video analysis and its outputs for the lab tools (issue 14).
+"""Video analysis and its outputs for the lab tools.
 
 A lab's model is what `mim train` makes of an imported DeepLabCut project
 (drawn mice, the tiny backbone, one epoch); the videos are written here
@@ -6,6 +6,7 @@ A lab's model is what `mim train` makes of an imported DeepLabCut project
 """
 import os
 import os.path as osp
+import re
 
 import numpy as np
 import pandas as pd
@@ -108,9 +109,18 @@ def test_the_tool_writes_files_the_lab_tools_read(lab_model, video, tmp_path):
         out, '--batch-size', '4', '--labelled-video'
     ])
     stem = osp.join(out, 'walk_PromptPose')
-    assert sorted(files) == sorted(stem + s for s in ('.h5', '.csv', '.slp',
-                                                      '.analysis.h5', '.nwb',
-                                                      '_labelled.mp4'))
+    assert sorted(files) == sorted(stem + s
+                                   for s in ('.h5', '.csv', '.slp',
+                                             '.analysis.h5', '.nwb',
+                                             '_boxes.csv', '_labelled.mp4'))
+    boxes = pd.read_csv(stem + '_boxes.csv')
+    assert list(boxes.columns) == [
+        'frame', 'individual', 'state', 'x1', 'y1', 'x2', 'y2'
+    ]
+    assert boxes['frame'].tolist() == list(range(FRAMES))
+    assert set(boxes['state']) == {'frame'}
+    np.testing.assert_array_equal(boxes[['x1', 'y1', 'x2', 'y2']],
+                                  [[0, 0, 95, 81]] * FRAMES)
     table = pd.read_hdf(stem + '.h5')
     assert table.columns.names == ['scorer', 'bodyparts', 'coords']
     assert list(
@@ -132,6 +142,12 @@ def test_the_tool_writes_files_the_lab_tools_read(lab_model, video, tmp_path):
     np.testing.assert_allclose(nwb.numpy(), points, atol=1e-4)
     drawn = sio.load_video(stem + '_labelled.mp4')
     assert len(drawn) == FRAMES  # an odd 95x81 source, still encoded
+    # every point scoring at least --kpt-thr is drawn where it is
+    source = open_video(video)
+    for t in (0, FRAMES - 1):
+        shown = scores[t, 0] >= 0.3
+        assert_drawn_at(
+            np.asarray(drawn[t]), np.asarray(source[t]), points[t, 0][shown])
     model = _image_model(config, checkpoint)
     direct = analyze_video(model, video, 'frame', progress=False)
     np.testing.assert_allclose(points, direct.keypoints, atol=1e-4)
@@ -181,14 +197,7 @@ def _image_model(config, checkpoint):
 
 
 @pytest.mark.slow
-def test_track_follows_one_animal_and_fixed_boxes_give_slots(model, video):
-    tracked = analyze_video(
-        model, video, 'track', batch_size=2, progress=False)
-    assert tracked.keypoints.shape == (FRAMES, 1, 4, 2)
-    boxes = tracked.boxes[:, 0]
-    assert np.isfinite(boxes).all()
-    # the box follows batch by batch: frames of one batch share it
-    np.testing.assert_array_equal(boxes[0], boxes[1])
+def test_fixed_boxes_give_slots(model, video):
     fixed = analyze_video(
         model,
         video,
@@ -198,6 +207,57 @@ def test_track_follows_one_animal_and_fixed_boxes_give_slots(model, video):
     assert fixed.keypoints.shape == (FRAMES, 2, 4, 2)
     np.testing.assert_array_equal(fixed.boxes[3],
                                   [[0, 0, 50, 81], [45, 0, 95, 81]])
+    assert (fixed.states == 'fixed').all()
+
+
+def assert_drawn_at(drawn: np.ndarray, source: np.ndarray,
+                    points: np.ndarray) -> None:
+    """Each of ``points`` (``(P, 2)``) has a pixel within 2 px that the
+    drawing changed (by more than 60 of 255 in a channel); pixels further
+    than 12 px from every point barely changed (video codec noise)."""
+    drawn = drawn[..., :3].astype(int)
+    source = np.asarray(source)
+    if source.shape[-1] == 1:
+        source = np.repeat(source, 3, axis=-1)
+    changed = np.abs(drawn - source.astype(int)).max(axis=-1) > 60
+    ys, xs = np.mgrid[:changed.shape[0], :changed.shape[1]]
+    near = np.zeros_like(changed)
+    for x, y in points:
+        distance = np.hypot(xs - x, ys - y)
+        assert changed[distance <= 2].any(), f'no point drawn at {x, y}'
+        near |= distance <= 12
+    assert changed[~near].mean() < 0.01
+
+
+def test_labelled_video_draws_each_point_where_it_is(tmp_path):
+    """Points at known places on a flat frame: each drawn where it is, the
+    one under the score cut-off and the lost animal not at all."""
+    import sleap_io as sio
+
+    from promptpose_mm.annotations.pose_files import render_labelled_video
+    frames, size = 4, (96, 80)
+    video = str(tmp_path / 'flat.avi')
+    write_video(video, [np.full((80, 96, 3), 90, np.uint8)] * frames)
+    points = np.zeros((frames, 2, 4, 2))
+    for t in range(frames):
+        points[t, 0] = [[20 + 5 * t, 20], [30 + 5 * t, 25], [25, 50],
+                        [70, 60 - 5 * t]]
+    points[:, 1] = np.nan  # a lost second animal
+    scores = np.full((frames, 2, 4), 0.9)
+    scores[:, 0, 2] = 0.1  # under the cut-off: not drawn
+    scores[:, 1] = np.nan
+    poses = VideoPoses(video, points, scores, MOUSE_PARTS, [], 10.0, 'pp')
+    out = render_labelled_video(poses, str(tmp_path / 'drawn.mp4'), 0.3)
+    drawn = sio.load_video(out)
+    assert drawn.shape[:3] == (frames, size[1], size[0])
+    flat = np.full((80, 96, 3), 90, np.uint8)
+    for t in range(frames):
+        image = np.asarray(drawn[t])
+        assert_drawn_at(image, flat, points[t, 0, [0, 1, 3]])
+        hidden = points[t, 0, 2]
+        around = image[int(hidden[1]) - 2:int(hidden[1]) + 3,
+                       int(hidden[0]) - 2:int(hidden[0]) + 3, :3]
+        assert np.abs(around.astype(int) - 90).max() <= 20
 
 
 @pytest.mark.slow
@@ -244,12 +304,16 @@ def test_bad_inputs_name_the_file(lab_model, video, tmp_path):
         data = file.read()
     truncated = tmp_path / 'truncated.avi'
     truncated.write_bytes(data[:len(data) // 3])
-    with pytest.raises(SystemExit, match='truncated.avi'):
+    with pytest.raises(SystemExit, match='truncated.avi') as stop:
         tool.main([
             str(truncated), '--config', config, '--checkpoint', checkpoint,
             '--out-dir',
-            str(tmp_path / 'o1')
+            str(tmp_path / 'o1'), '--formats', 'dlc-h5', '--batch-size', '2'
         ])
+    failed = re.search(r'frame (\d+) cannot be decoded', str(stop.value))
+    if failed:  # the frames before it are written
+        table = pd.read_hdf(str(tmp_path / 'o1' / 'truncated_PromptPose.h5'))
+        assert len(table) == int(failed.group(1)) > 0
     (tmp_path / 'a_file').write_text('x')
     with pytest.raises(SystemExit, match='cannot be written'):
         tool.main([
@@ -318,7 +382,7 @@ def test_detector_gives_several_animals(lab_model, video, tmp_path,
         out, '--boxes', 'detector', '--det-config',
         tiny_dog_detector['config'], '--det-checkpoint',
         tiny_dog_detector['checkpoint'], '--nms-thr', '1', '--formats',
-        'dlc-h5', 'slp'
+        'dlc-h5', 'slp', 'boxes'
     ])
     table = pd.read_hdf(osp.join(out, 'walk_PromptPose.h5'))
     assert table.columns.names == [
@@ -330,6 +394,12 @@ def test_detector_gives_several_animals(lab_model, video, tmp_path,
     ]
     assert len(table) == FRAMES
     assert np.isfinite(table.to_numpy()).all()
+    boxes = pd.read_csv(osp.join(out, 'walk_PromptPose_boxes.csv'))
+    assert set(boxes['state']) == {'detected'}
+    # identities: each animal keeps its box from frame to frame
+    for name, rows in boxes.groupby('individual'):
+        spread = rows[['x1', 'y1', 'x2', 'y2']].to_numpy().std(axis=0)
+        assert spread.max() < 5, (name, spread)
 
 
 def test_a_video_without_frames_is_an_error(tmp_path):
