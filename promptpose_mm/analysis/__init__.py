@@ -1,7 +1,8 @@
 """Analysis tooling behind ``tools/analysis/``: what the prompts see (score
 maps, semantic similarity), pose comparisons, the speed/memory benchmark and
 its cost breakdown, arithmetic counts (PyTorch and ONNX), the real-label
-comparison, and the figures they draw.
+comparison, video poses against labels (``video_accuracy``), and the
+figures they draw.
 
 Nothing in the model (``models``, ``engine``, ``apis``, ``utils``,
 ``converters``, ``visualization``) imports this subpackage; it imports them.
