@@ -50,6 +50,7 @@ from mmpose.structures import PoseDataSample
 from promptpose_mm.analysis.arithmetic import mac_counter
 from promptpose_mm.apis.builder import build_random_model
 from promptpose_mm.utils import cpu_memory_mode, release_free_cpu_memory
+from promptpose_mm.utils.tables import markdown_table
 
 MiB = 2.0**20
 
@@ -465,21 +466,6 @@ def median_iqr(values: Sequence[float]) -> tuple:
     values = np.asarray(values, dtype=np.float64)
     q25, median, q75 = np.percentile(values, [25, 50, 75])
     return float(median), float(q75 - q25)
-
-
-def markdown_table(header: Sequence[str],
-                   rows: Sequence[Sequence[str]]) -> List[str]:
-    """The lines of a Markdown table with padded columns."""
-    widths = [
-        max(len(row[i]) for row in [header, *rows])
-        for i in range(len(header))
-    ]
-    lines = [
-        '| ' + ' | '.join(c.ljust(w) for c, w in zip(row, widths)) + ' |'
-        for row in [header, *rows]
-    ]
-    lines.insert(1, '|' + '|'.join('-' * (w + 2) for w in widths) + '|')
-    return lines
 
 
 def paired_ratios(result: BenchmarkResult, metric: str) -> List[float]:

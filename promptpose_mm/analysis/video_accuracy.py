@@ -11,10 +11,12 @@ table. Only numpy and scipy: no model is needed.
 Shapes: ``T`` frames, ``N`` predicted slots, ``M`` labelled animals, ``K``
 keypoints; coordinates are pixels, NaN where a point is missing.
 """
-from typing import List, Mapping, NamedTuple, Sequence, Tuple, Union
+from typing import List, Mapping, NamedTuple, Tuple, Union
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+from promptpose_mm.utils.tables import markdown_table
 
 RUN_COLUMNS = ('frames', 'animals found %', 'median error px',
                'within {within:g} px %', 'over {over:g} px %',
@@ -215,22 +217,6 @@ def _percent(share: float) -> str:
     return '-' if np.isnan(share) else f'{100 * share:.1f}'
 
 
-def _markdown_table(header: Sequence[str],
-                    rows: Sequence[Sequence[str]]) -> List[str]:
-    """The lines of a Markdown table with padded columns (as
-    :func:`~.benchmark.markdown_table`, without its imports)."""
-    widths = [
-        max(len(row[i]) for row in [header, *rows])
-        for i in range(len(header))
-    ]
-    lines = [
-        '| ' + ' | '.join(c.ljust(w) for c, w in zip(row, widths)) + ' |'
-        for row in [header, *rows]
-    ]
-    lines.insert(1, '|' + '|'.join('-' * (w + 2) for w in widths) + '|')
-    return lines
-
-
 def format_accuracy_table(results: Mapping[str, TrackComparison],
                           within_px: float = 10,
                           over_px: float = 50) -> str:
@@ -262,4 +248,4 @@ def format_accuracy_table(results: Mapping[str, TrackComparison],
             _percent(result.over(over_px)),
             str(result.swaps)
         ])
-    return '\n'.join(_markdown_table(header, rows))
+    return '\n'.join(markdown_table(header, rows))

@@ -10,13 +10,15 @@ slot (its identity) and every frame a box and a state per slot:
   smoothed and never below a floor. Frames are still run in batches: the
   boxes of a whole batch are first extrapolated from the last frame known,
   the model runs on all of them at once, and a frame whose box turns out to
-  differ from the one the frame before implies (by more than ``tolerance``
-  of the side) is run again, with the rest of the batch re-extrapolated from
-  it. An animal with fewer than ``min_points`` keypoints at ``score_thr`` is
+  be off the animal it shows (by more than ``tolerance`` of the side, about
+  the shifts the model saw in training), or that shows none where the frame
+  before implies another box, is run again on the box the frame before
+
   lost on that frame (its row is NaN) and searched for: at once, then every
   ``search_every`` frames. The search runs the pose model itself over
-  windows tiling the frame at the trained scale and keeps the windows where
-  it finds an animal; the first frame is found the same way.
+  windows at the trained scale, first around where the animal was last
+  seen, then tiling the whole frame, and keeps the windows where it finds
+  an animal; the first frame is found the same way.
 - :class:`DetectionTracker` (``--boxes detector``) matches each frame's
   detections to the animals of the frames before (Hungarian assignment on
   box overlap with a constant-velocity prediction, then on distance). A
@@ -142,8 +144,14 @@ class Follower:
         batch_size (int): crops per model call.
         search_every (int): frames between two searches for a lost animal.
         tolerance (float): how far (a fraction of the side) a frame's box
-            may be from the one the frame before implies before the frame
-            is run again.
+            centre may be from the animal it shows before the frame is run
+            again; its side may differ by twice as much. The
+            default stays inside the shifts (0.16) and scales (0.75-1.25)
+            that MMPose's training augmentation (``RandomBBoxTransform``)
+            shows the model.
+        rerun_ahead (int): frames run again, from a frame whose box was
+            off, on boxes extrapolated anew (later frames keep theirs until
+            they are found off in turn).
         smoothing (float): weight of a frame's own box side in the smoothed
             side (exponential moving average).
         min_side_ratio (float): the side never falls below this fraction of
@@ -160,7 +168,8 @@ class Follower:
                  boxes: Optional[Sequence[Sequence[float]]] = None,
                  batch_size: int = 16,
                  search_every: int = 5,
-                 tolerance: float = 0.1,
+                 tolerance: float = 0.15,
+                 rerun_ahead: int = 4,
                  smoothing: float = 0.3,
                  min_side_ratio: float = 0.5):
         if boxes is not None and len(boxes):
@@ -182,6 +191,7 @@ class Follower:
         self.batch_size = batch_size
         self.search_every = search_every
         self.tolerance = tolerance
+        self.rerun_ahead = rerun_ahead
         self.smoothing = smoothing
         self.min_side_ratio = min_side_ratio
         self.tracks: List[Optional[Track]] = [None] * num_animals
@@ -221,21 +231,30 @@ class Follower:
         return self.min_side_ratio * reference
 
     def follow_box(self, track: Track, pose: Pose) -> Tuple[np.ndarray, float]:
-        """Centre ``(2,)`` and side the box of ``track`` moves to: the
-        padded square around the confident keypoints within half a side of
-        their median (keypoints that landed on a neighbour neither drag nor
-        grow the box), its side at most 1.5 times larger or smaller than
-        the track's, and within half and twice ``animal_side``."""
+        """Centre ``(2,)`` and side the box of ``track`` moves to.
+
+        The box is the padded square around the confident keypoints within
+        half a reference side (``animal_side``, else the track's) of their
+        median, centred as the training boxes are, so that keypoints that
+        landed on a neighbour neither drag nor grow it. The side moves
+        by at most 1.5 times a frame, does not shrink while fewer than three
+        quarters of the keypoints count (their extent understates the
+        animal's), and stays within half and twice ``animal_side``.
+        """
         keep = pose.points[pose.scores >= self.score_thr]
         middle = np.median(keep, axis=0)
-        near = keep[np.abs(keep - middle).max(axis=1) <= track.side / 2]
-        keep = near if len(near) >= 2 else keep
-        low, high = keep.min(axis=0), keep.max(axis=0)
-        side = float((high - low).max()) * (1 + 2 * self.padding)
+        reach = (self.animal_side or track.side) / 2
+        near = keep[np.abs(keep - middle).max(axis=1) <= reach]
+        partial = len(near) < 0.75 * len(pose.scores)
+        near = near if len(near) >= 2 else keep
+        side = float(np.ptp(near, axis=0).max()) * (1 + 2 * self.padding)
         side = min(max(side, track.side / 1.5), track.side * 1.5)
+        if partial:
+            side = max(side, track.side)
         if self.animal_side:
             side = min(max(side, self.animal_side / 2), self.animal_side * 2)
-        return (low + high) / 2, max(side, self.floor(track), 1.0)
+        center = (near.min(axis=0) + near.max(axis=0)) / 2
+        return center, max(side, self.floor(track), 1.0)
 
     def update(self, track: Track, pose: Pose, frame: int) -> None:
         """Move ``track`` to the animal's keypoints on ``frame``."""
@@ -243,7 +262,7 @@ class Follower:
         steps = frame - track.last_frame
         if track.lost_since is None and steps > 0:
             moved = (center - track.center) / steps
-            track.velocity = 0.5 * track.velocity + 0.5 * moved
+            track.velocity = 0.7 * track.velocity + 0.3 * moved
         else:
             track.velocity = np.zeros(2)
         track.center = center
@@ -265,19 +284,32 @@ class Follower:
         short = float(min(width, height))
         return [short / 2**i for i in range(4)]
 
-    def search(self, frame: np.ndarray,
-               exclude: Sequence[Pose] = ()) -> List[Pose]:
-        """Animals found on ``frame`` by the pose model over windows tiling
-        it, best first; none overlapping the animals ``exclude``.
+    def search(
+        self,
+        frame: np.ndarray,
+        exclude: Sequence[Pose] = (),
+        near: Sequence[Tuple[np.ndarray, float]] = ()
+    ) -> List[Pose]:
+        """Animals found on ``frame`` by the pose model over windows, best
+        first; none overlapping the animals ``exclude``.
 
-        Each window (stride half its side) whose crop shows an animal gives
-        a candidate; the candidates are run again on the square around
-        their own keypoints, and overlapping ones (IoU above
+        The windows tile the frame (stride half their side), or, with
+        ``near`` (``(centre, side)`` pairs: where lost animals were last
+        seen), a 5 x 5 grid of windows of that side around each centre,
+        reaching one side away. Each window whose crop shows an animal
+        gives a candidate; the candidates are run again on the square
+        around their own keypoints, and overlapping ones (IoU above
         :data:`SAME_ANIMAL_IOU`) merged.
         """
         height, width = frame.shape[:2]
         windows = []
-        for side in self.search_sides(width, height):
+        steps = np.linspace(-1, 1, 5)
+        for center, side in near:
+            for dy in steps:
+                for dx in steps:
+                    windows.append(
+                        square_xyxy(center + side * np.array([dx, dy]), side))
+        for side in ([] if near else self.search_sides(width, height)):
             columns = max(1, math.ceil(2 * width / side - 1))
             rows = max(1, math.ceil(2 * height / side - 1))
             for y in (np.arange(rows) + 0.5) * height / rows:
@@ -287,8 +319,8 @@ class Follower:
         if not candidates:
             return []
         refined = [
-            square_xyxy(*self.pose_box(c.points, c.scores, 0.5 *
-                                       (c.box[2] - c.box[0])))
+            square_xyxy(
+                *self.pose_box(c.points, c.scores, self._refine_floor(c)))
             for c in candidates
         ]
         found = self._candidates(frame, refined)
@@ -301,6 +333,14 @@ class Follower:
                 continue
             kept.append(pose)
         return kept
+
+    def _refine_floor(self, candidate: Pose) -> float:
+        """The least side of a candidate's refined box: its window's, when
+        fewer than three quarters of its keypoints are confident (their
+        extent understates the animal's), else half of it."""
+        side = float(candidate.box[2] - candidate.box[0])
+        confident = (candidate.scores >= self.score_thr).sum()
+        return side if confident < 0.75 * len(candidate.scores) else side / 2
 
     def _candidates(self, frame: np.ndarray,
                     boxes: Sequence[np.ndarray]) -> List[Pose]:
@@ -321,10 +361,14 @@ class Follower:
                                                      for _ in range(count)]
         cache = {}  # (frame in batch, animal) -> Pose
 
-        def speculate(first: int, animals: Sequence[int]) -> None:
-            """Run frames ``first ..`` of the batch for ``animals`` on
-            boxes extrapolated from their tracks, in one call."""
-            pairs = [(t, n) for n in animals for t in range(first, count)]
+        def speculate(first: int,
+                      animals: Sequence[int],
+                      frames_ahead: int = count) -> None:
+            """Run ``frames_ahead`` frames from ``first`` of the batch for
+            ``animals`` on boxes extrapolated from their tracks, in one
+            call."""
+            last = min(first + frames_ahead, count)
+            pairs = [(t, n) for n in animals for t in range(first, last)]
             if not pairs:
                 return
             boxes = [self.tracks[n].box(start + t) for t, n in pairs]
@@ -347,9 +391,10 @@ class Follower:
             for n in followed():
                 track = self.tracks[n]
                 pose = cache.get((t, n))
-                if pose is None or self._off(pose.box, track.box(index),
+                if pose is None or self._off(pose.box,
+                                             self._fitting(track, pose, index),
                                              track.side):
-                    speculate(t, [n])
+                    speculate(t, [n], self.rerun_ahead)
                     pose = cache[t, n]
                 if self.confident(pose.scores):
                     row[n] = (pose, FOLLOWED)
@@ -371,11 +416,18 @@ class Follower:
                         speculate(t + 1, [n])
         return self._pack(results)
 
+    def _fitting(self, track: Track, pose: Pose, index: int) -> np.ndarray:
+        """The box ``pose``'s crop should have had: around the animal it
+        shows, when it shows one, else the one the frame before implies."""
+        if self.confident(pose.scores):
+            return square_xyxy(*self.follow_box(track, pose))
+        return track.box(index)
+
     def _off(self, used: np.ndarray, want: np.ndarray, side: float) -> bool:
         shift = np.abs((used[:2] + used[2:]) / 2 - (want[:2] + want[2:]) / 2)
         sides = abs(float(used[2] - used[0]) - float(want[2] - want[0]))
         return bool(shift.max() > self.tolerance * side
-                    or sides > self.tolerance * side)
+                    or sides > 2 * self.tolerance * side)
 
     def _lost(self, n: int) -> bool:
         track = self.tracks[n]
@@ -416,14 +468,19 @@ class Follower:
         nearest animal found (where it was last seen), new ones in order of
         confidence."""
         exclude = [item[0] for item in row if item is not None]
-        found = self.search(frame, exclude)
+        known = [n for n in due if self.tracks[n] is not None]
+        # first around where they were last seen, then the whole frame
+        found = self.search(frame, exclude,
+                            [(self.tracks[n].center, self.tracks[n].side)
+                             for n in known])
+        if len(found) < len(due):
+            found = self.search(frame, exclude)
         if not found:
             return
         from scipy.optimize import linear_sum_assignment
         centers = np.array([
             self.pose_box(pose.points, pose.scores, 0.0)[0] for pose in found
         ])
-        known = [n for n in due if self.tracks[n] is not None]
         cost = np.array([[
             float(np.linalg.norm(self.tracks[n].center - c)) for c in centers
         ] for n in known]).reshape(len(known), len(found))

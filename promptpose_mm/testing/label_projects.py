@@ -14,6 +14,8 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
+from promptpose_mm.utils.video_files import write_lossless_video
+
 MOUSE_PARTS = ['snout', 'left_ear', 'right_ear', 'tailbase']
 MOUSE_SKELETON = (('snout', 'left_ear'), ('snout', 'right_ear'), ('left_ear',
                                                                   'tailbase'))
@@ -244,22 +246,7 @@ def write_video(path: str,
                 fps: float = 10.0) -> None:
     """Write ``(H, W, 3)`` uint8 RGB frames as a lossless video (FFV1 in
     AVI: any frame size, odd ones too, decoded back exactly)."""
-    import imageio_ffmpeg
-    height, width = frames[0].shape[:2]
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    writer = imageio_ffmpeg.write_frames(
-        path, (width, height),
-        codec='ffv1',
-        pix_fmt_out='bgr0',
-        macro_block_size=1,
-        fps=fps)
-    writer.send(None)
-    for frame in frames:
-        if frame.shape != (height, width, 3):
-            raise ValueError(f'write_video: frame of shape {frame.shape} in '
-                             f'a {width}x{height} video {path}')
-        writer.send(np.ascontiguousarray(frame))
-    writer.close()
+    write_lossless_video(path, frames, fps=fps)
 
 
 def write_animal_video(path: str,

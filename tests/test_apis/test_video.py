@@ -215,10 +215,11 @@ def assert_drawn_at(drawn: np.ndarray, source: np.ndarray,
     """Each of ``points`` (``(P, 2)``) has a pixel within 2 px that the
     drawing changed (by more than 60 of 255 in a channel); pixels further
     than 12 px from every point barely changed (video codec noise)."""
-    drawn = drawn[..., :3].astype(int)
     source = np.asarray(source)
     if source.shape[-1] == 1:
         source = np.repeat(source, 3, axis=-1)
+    # the encoder pads odd sizes on the right and at the bottom
+    drawn = drawn[:source.shape[0], :source.shape[1], :3].astype(int)
     changed = np.abs(drawn - source.astype(int)).max(axis=-1) > 60
     ys, xs = np.mgrid[:changed.shape[0], :changed.shape[1]]
     near = np.zeros_like(changed)

@@ -31,10 +31,11 @@ import os
 import os.path as osp
 import sys
 import tempfile
-from typing import (Dict, Iterable, Iterator, List, NamedTuple, Optional,
-                    Sequence, Tuple)
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
+
+from promptpose_mm.utils.video_files import write_lossless_video
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RUNS = ('video tool (defaults)', 'ground-truth boxes')
@@ -146,30 +147,6 @@ def check_range(frames: Optional[FrameRange], total: int,
         sys.exit(f'error: --frames {start}:{stop} is outside {what}, which '
                  f'has {total} frames; give a range within 0:{total}')
     return start, stop
-
-
-def write_lossless_video(path: str, frames: Iterable[np.ndarray],
-                         size: Tuple[int, int], fps: float) -> str:
-    """Write ``(H, W, 3)`` uint8 RGB frames as FFV1 in AVI (any size, odd
-    ones too, decoded back exactly), one at a time."""
-    import imageio_ffmpeg
-    width, height = size
-    writer = imageio_ffmpeg.write_frames(
-        path, (width, height),
-        codec='ffv1',
-        pix_fmt_out='bgr0',
-        macro_block_size=1,
-        fps=fps)
-    writer.send(None)
-    try:
-        for frame in frames:
-            if frame.shape != (height, width, 3):
-                raise ValueError(f'frame of shape {frame.shape} in a '
-                                 f'{width}x{height} video {path}')
-            writer.send(np.ascontiguousarray(frame, dtype=np.uint8))
-    finally:
-        writer.close()
-    return path
 
 
 def to_rgb(frame) -> np.ndarray:
