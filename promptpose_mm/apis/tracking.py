@@ -33,6 +33,8 @@ from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
+from promptpose_mm.utils.boxes import square_box
+
 FOLLOWED, SEARCHED, DETECTED, LOST = 'followed', 'searched', 'detected', 'lost'
 STATES = (FOLLOWED, SEARCHED, DETECTED, LOST, 'frame', 'fixed')
 # two padded keypoint squares overlapping more than this show one animal
@@ -61,6 +63,16 @@ class FrameResults(NamedTuple):
     scores: np.ndarray
     boxes: np.ndarray
     states: np.ndarray
+
+
+def empty_results(count: int, animals: int, keypoints: int) -> FrameResults:
+    """:class:`FrameResults` of ``count`` frames where none of ``animals``
+    was found: NaN everywhere, every state ``'lost'``."""
+    return FrameResults(
+        np.full((count, animals, keypoints, 2), np.nan),
+        np.full((count, animals, keypoints), np.nan),
+        np.full((count, animals, 4), np.nan),
+        np.full((count, animals), LOST, dtype=object))
 
 
 def square_xyxy(center: np.ndarray, side: float) -> np.ndarray:
@@ -204,7 +216,6 @@ class Follower:
                                      'with x2 > x1 and y2 > y1')
                 self.tracks[n] = Track([(x1 + x2) / 2, (y1 + y2) / 2],
                                        max(x2 - x1, y2 - y1), 0)
-        self.given = [track is not None for track in self.tracks]
 
     # ------------------------------------------------------------ poses ---
     def confident(self, scores: np.ndarray) -> bool:
@@ -215,12 +226,11 @@ class Follower:
     def pose_box(self, points: np.ndarray, scores: np.ndarray,
                  floor: float) -> Tuple[np.ndarray, float]:
         """Centre ``(2,)`` and side of the padded square around the
-        confident keypoints, the side at least ``floor``."""
-        keep = points[scores >= self.score_thr]
-        low, high = keep.min(axis=0), keep.max(axis=0)
-        side = max(
-            float((high - low).max()) * (1 + 2 * self.padding), floor, 1.0)
-        return (low + high) / 2, side
+        confident keypoints (:func:`~promptpose_mm.utils.boxes.square_box`,
+        as in training), the side at least ``floor``."""
+        x, y, side, _ = square_box(points[scores >= self.score_thr],
+                                   self.padding)
+        return np.array([x + side / 2, y + side / 2]), max(side, floor)
 
     def animal_box(self, pose: Pose) -> np.ndarray:
         """The xyxy padded square around a pose's confident keypoints."""
@@ -503,30 +513,17 @@ class Follower:
         row[n] = (pose, SEARCHED)
 
     def _pack(self, results) -> FrameResults:
-        count, animals = len(results), self.num_animals
-        parts = 0
-        for row in results:
-            for item in row:
-                if item is not None:
-                    parts = len(item[0].scores)
-        parts = parts or self._parts()
-        keypoints = np.full((count, animals, parts, 2), np.nan)
-        scores = np.full((count, animals, parts), np.nan)
-        boxes = np.full((count, animals, 4), np.nan)
-        states = np.full((count, animals), LOST, dtype=object)
+        out = empty_results(
+            len(results), self.num_animals, self.run.num_keypoints)
         for t, row in enumerate(results):
             for n, item in enumerate(row):
-                if item is None:
-                    continue
-                pose, state = item
-                keypoints[t, n] = pose.points
-                scores[t, n] = pose.scores
-                boxes[t, n] = pose.box
-                states[t, n] = state
-        return FrameResults(keypoints, scores, boxes, states)
-
-    def _parts(self) -> int:
-        return getattr(self.run, 'num_keypoints', 0)
+                if item is not None:
+                    pose, state = item
+                    out.keypoints[t, n] = pose.points
+                    out.scores[t, n] = pose.scores
+                    out.boxes[t, n] = pose.box
+                    out.states[t, n] = state
+        return out
 
 
 class DetectionTracker:

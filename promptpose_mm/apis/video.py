@@ -38,7 +38,8 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import DefaultScope
 from torch import nn
 
-from .tracking import DETECTED, LOST, DetectionTracker, Follower, FrameResults
+from .tracking import (DETECTED, DetectionTracker, Follower, FrameResults,
+                       empty_results)
 
 BOX_SOURCES = ('frame', 'fixed', 'track', 'detector')
 
@@ -351,12 +352,7 @@ class DetectorFrames:
         points, scores = self.run([frames[t] for t, _, _ in found],
                                   [box for _, _, box in found])
         count, slots = len(frames), max(len(self.tracker.tracks), 1)
-        parts = self.run.num_keypoints
-        out = FrameResults(
-            np.full((count, slots, parts, 2), np.nan),
-            np.full((count, slots, parts), np.nan),
-            np.full((count, slots, 4), np.nan),
-            np.full((count, slots), LOST, dtype=object))
+        out = empty_results(count, slots, self.run.num_keypoints)
         for (t, n, box), p, s in zip(found, points, scores):
             out.keypoints[t, n] = p
             out.scores[t, n] = s
@@ -371,11 +367,7 @@ def join_results(parts: Sequence[FrameResults],
     with the most; the slots a batch lacks are NaN and ``'lost'``."""
     slots = max([part.states.shape[1] for part in parts] + [1])
     count = sum(len(part.states) for part in parts)
-    out = FrameResults(
-        np.full((count, slots, num_keypoints, 2), np.nan),
-        np.full((count, slots, num_keypoints), np.nan),
-        np.full((count, slots, 4), np.nan),
-        np.full((count, slots), LOST, dtype=object))
+    out = empty_results(count, slots, num_keypoints)
     start = 0
     for part in parts:
         stop, width = start + len(part.states), part.states.shape[1]

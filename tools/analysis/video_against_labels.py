@@ -152,12 +152,8 @@ def check_range(frames: Optional[FrameRange], total: int,
 def to_rgb(frame) -> np.ndarray:
     """An ``(H, W, 3)`` uint8 RGB image from sleap-io's RGB or grey
     frame."""
-    frame = np.asarray(frame)
-    if frame.ndim == 2:
-        frame = frame[..., None]
-    if frame.shape[-1] == 1:
-        frame = np.repeat(frame, 3, axis=-1)
-    return frame.astype(np.uint8)
+    from promptpose_mm.apis.video import to_bgr
+    return np.ascontiguousarray(to_bgr(frame)[..., ::-1])
 
 
 def deeplabcut_truth(root: str, folder: Optional[str],
