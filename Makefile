@@ -1,6 +1,7 @@
 # One entry point: every target creates or reuses the environment in .venv/.
 #   make demo         the main job on bundled data
 #   make test         style checks, then the whole test suite
+#   make test-fast    the edit loop: no full-size model, no subprocess
 #   make lint         flake8, isort and yapf in check mode (make format fixes)
 #   make env          (re)run the set-up; make check-env prints the stack
 #   make fresh-check  the cold path a new user meets: a throwaway clone with an
@@ -16,7 +17,7 @@ SOURCES := promptpose_mm configs tools tests projects setup.py
 DEPS := $(addprefix $(ROOT)/,tools/setup_env.sh requirements/stack.txt \
 	requirements/tests.txt setup.py)
 
-.PHONY: env demo test lint format check-env fresh-check clean
+.PHONY: env demo test test-fast lint format check-env fresh-check clean
 
 $(STAMP): $(DEPS)
 	VENV=$(VENV) bash $(ROOT)/tools/setup_env.sh
@@ -44,6 +45,9 @@ format: $(STAMP)
 
 test: $(STAMP) lint
 	cd $(ROOT) && $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	cd $(ROOT) && $(PY) -m pytest -m 'not slow' $(PYTEST_ARGS)
 
 fresh-check:
 	bash $(ROOT)/tools/fresh_check.sh

@@ -74,28 +74,37 @@ def _write_dataset_config(path: str,
                           metainfo: Optional[str],
                           img_root: str,
                           dataset_type: Optional[str] = None,
-                          model: str = '') -> str:
-    """A downstream config that inherits ``base`` and states only its
-    dataset (plus ``model``, a line of overrides, when given)."""
+                          model: str = '',
+                          state_model: bool = True) -> str:
+    """A downstream config that inherits ``base`` and states its dataset
+    once: one ``metainfo`` variable for the loaders and, unless
+    ``state_model`` is False, the model. ``model`` adds fields to the
+    model's dict (``"head=dict(out_channels=4)"``)."""
     fields = [
         f'data_root={osp.join(img_root, "")!r}', f'ann_file={ann_file!r}',
         "data_prefix=dict(img='')"
     ]
+    lines = [f'_base_ = [{base!r}]']
+    model_fields = [model] if model else []
     if metainfo is not None:
-        fields.append(f'metainfo=dict(from_file={metainfo!r})')
+        lines.append(f'metainfo = dict(from_file={metainfo!r})')
+        fields.append('metainfo=metainfo')
+        if state_model:
+            model_fields.insert(0, 'metainfo=metainfo')
     if dataset_type is not None:
         fields.append(f'type={dataset_type!r}')
+    if model_fields:
+        lines.append(f'model = dict({", ".join(model_fields)})')
+    lines += [
+        f'data = dict({", ".join(fields)})',
+        'train_dataloader = dict(dataset=data)',
+        'val_dataloader = dict(dataset=data)',
+        'test_dataloader = val_dataloader',
+        f'val_evaluator = dict(ann_file={ann_file!r})',
+        'test_evaluator = val_evaluator',
+    ]
     with open(path, 'w') as f:
-        f.write(f"""\
-_base_ = [{base!r}]
-data = dict({', '.join(fields)})
-train_dataloader = dict(dataset=data)
-val_dataloader = dict(dataset=data)
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file={ann_file!r})
-test_evaluator = val_evaluator
-{model}
-""")
+        f.write('\n'.join(lines) + '\n')
     return path
 
 

@@ -10,6 +10,6 @@ model = dict(
         _delete_=True,
         type='HeatmapHead',
         in_channels=2048,
-        out_channels=None,  # K, from the dataset
+        out_channels=None,  # K, from the estimator's metainfo
         loss=dict(type='KeypointMSELoss', use_target_weight=True),
         decoder={{_base_.codec}}))

@@ -11,7 +11,7 @@ model = dict(
         _delete_=True,
         type='HeatmapHead',
         in_channels=256,
-        out_channels=None,  # K, from the dataset
+        out_channels=None,  # K, from the estimator's metainfo
         deconv_out_channels=(32, 32, 32),
         loss=dict(type='KeypointMSELoss', use_target_weight=True),
         decoder={{_base_.codec}}))

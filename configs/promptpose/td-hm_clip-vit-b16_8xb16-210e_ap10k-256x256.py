@@ -10,7 +10,7 @@ model = dict(
         _delete_=True,
         type='HeatmapHead',
         in_channels=768,
-        out_channels=None,  # K, from the dataset
+        out_channels=None,  # K, from the estimator's metainfo
         deconv_out_channels=(256, 256),
         deconv_kernel_sizes=(4, 4),
         loss=dict(type='KeypointMSELoss', use_target_weight=True),

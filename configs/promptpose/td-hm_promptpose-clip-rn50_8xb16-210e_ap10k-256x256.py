@@ -10,10 +10,13 @@ _base_ = ['mmpose::_base_/default_runtime.py']
 # the plugin: registers the modules and lets torch.load read MMEngine
 # checkpoints
 custom_imports = dict(imports=['promptpose_mm'], allow_failed_imports=False)
-# the runner fills in the model's keypoints from the dataset below (the
-# prompt names, neck.num_keypoints, head.out_channels), so a config for
-# another dataset overrides only the dataset; see promptpose_mm.engine
-runner_type = 'PromptPoseRunner'
+
+# the dataset's keypoints, stated once: the model (its prompt names, K, the
+# head's channels) and the dataloaders below share this variable; a config
+# for another dataset sets it, model=dict(metainfo=metainfo) and its
+# dataloaders' metainfo (DatasetKeypointsHook stops a run whose model and
+# data disagree, naming both)
+metainfo = dict(from_file='configs/_base_/datasets/ap10k.py')
 
 # runtime: 210 epochs, AdamW, step decay at 170 and 200, 500-iteration warm-up
 train_cfg = dict(max_epochs=210, val_interval=10)
@@ -54,9 +57,8 @@ param_scheduler = [
 # the paper's total batch: 8 GPUs x 16
 auto_scale_lr = dict(base_batch_size=128)
 default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))
-# training on the CPU: glibc keeps the memory a step frees for the next one
-# instead of mapping and zeroing it again (promptpose_mm/utils/cpu_memory.py)
-custom_hooks = [dict(type='CPUMemoryReuseHook')]
+# the model's keypoints are checked against the data before the first step
+custom_hooks = [dict(type='DatasetKeypointsHook')]
 # parameters a step does not use (a loss switched off) never break DDP;
 # device_ids=None lets DDP take the module's device: a GPU, or the CPU
 model_wrapper_cfg = dict(
@@ -75,7 +77,8 @@ codec = dict(
 # three deconvolutions; loss = L_pred + 5e-4 L_semantic + 0.4 L_pixel
 clip_checkpoint = 'open_clip://RN50/openai'
 model = dict(
-    type='TopdownPoseEstimator',
+    type='PromptPoseEstimator',
+    metainfo=metainfo,
     data_preprocessor=dict(
         type='PoseDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
@@ -94,14 +97,13 @@ model = dict(
         text_encoder=dict(width=512, heads=8, layers=12),
         num_context=8,
         # no metainfo, keypoint_names or num_keypoints: the prompt names are
-        # the dataset's keypoint names (humanized, from its metainfo) and K
-        # follows, filled in by PromptPoseRunner; any of them set here (or in
-        # a config inheriting this one) is checked against the dataset
+        # the keypoint names of the estimator's metainfo (humanized) and K
+        # follows; any of them set here is checked against it
         init_cfg=dict(type='PretrainedCLIP', checkpoint=clip_checkpoint)),
     head=dict(
         type='PromptPoseHead',
         in_channels=2048,
-        out_channels=None,  # K, from the dataset
+        out_channels=None,  # K, from the estimator's metainfo
         deconv_out_channels=(256, 256, 256),
         deconv_kernel_sizes=(4, 4, 4),
         # the pixel branch upsamples S through 256-channel deconvolutions
@@ -150,6 +152,7 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_mode=data_mode,
+        metainfo=metainfo,
         ann_file='annotations/ap10k-train-split1.json',
         data_prefix=dict(img='data/'),
         pipeline=train_pipeline))
@@ -163,6 +166,7 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_mode=data_mode,
+        metainfo=metainfo,
         ann_file='annotations/ap10k-val-split1.json',
         data_prefix=dict(img='data/'),
         test_mode=True,

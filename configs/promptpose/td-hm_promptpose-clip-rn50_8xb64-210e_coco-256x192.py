@@ -16,8 +16,11 @@ codec = dict(
 
 # model: the attention pool on an 8x6 grid; the prompts follow the dataset
 # (COCO's metainfo)
+metainfo = dict(from_file='configs/_base_/datasets/coco.py')
 model = dict(
-    backbone=dict(input_size=codec['input_size']), head=dict(decoder=codec))
+    metainfo=metainfo,
+    backbone=dict(input_size=codec['input_size']),
+    head=dict(decoder=codec))
 
 # data: COCO train2017 / val2017 with person detections, as MMPose's COCO
 # configs (the pipelines are the AP-10K ones at the COCO input size)
@@ -45,6 +48,7 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
+        metainfo=metainfo,
         ann_file='annotations/person_keypoints_train2017.json',
         data_prefix=dict(img='train2017/'),
         pipeline=train_pipeline))
@@ -52,6 +56,7 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
+        metainfo=metainfo,
         ann_file='annotations/person_keypoints_val2017.json',
         bbox_file='data/coco/person_detection_results/'
         'COCO_val2017_detections_AP_H_56_person.json',

@@ -16,6 +16,12 @@ randomness = dict(seed=0)
 default_hooks = dict(
     logger=dict(interval=50), checkpoint=dict(interval=100, max_keep_ckpts=1))
 log_processor = dict(window_size=50)
+# training on the CPU: glibc keeps the memory a step frees for the next one
+# instead of mapping and zeroing it again (promptpose_mm/utils/cpu_memory.py)
+custom_hooks = [
+    dict(type='DatasetKeypointsHook'),
+    dict(type='CPUMemoryReuseHook')
+]
 
 # no file to load: random weights (the demo passes a tiny CLIP archive)
 model = dict(

@@ -90,8 +90,8 @@ def protocol_overrides(data: Dict[str, object], protocol: Protocol,
         protocol (Protocol): budget, optimiser, schedule and seed.
         promptpose (bool): the model has the prompt neck.
     """
-    # the dataset is stated once (the loaders' metainfo): the prompt names,
-    # K and the head's channels follow from it (PromptPoseRunner)
+    # the dataset is stated once (one metainfo for the model and the
+    # loaders): the prompt names, K and the head's channels follow from it
     model = dict(backbone=dict(init_cfg=None))
     if promptpose:
         model['neck'] = dict(init_cfg=None)
@@ -243,16 +243,14 @@ def run_training(config: str,
         time of ``runner.train()``, evaluations included) and ``code``
         (:func:`code_version`).
     """
-    from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.work_dir = work_dir
     version = code_version()
-    # as MMPose's tools/train.py: the config's runner_type when it has one
-    runner = (
-        RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg))
+    # as MMPose's tools/train.py
+    runner = Runner.from_cfg(cfg)
     recorder = _RecordEvaluations()
     runner.register_hook(recorder)
     start = time.perf_counter()

@@ -2,9 +2,10 @@
 
 A COCO keypoint data set (train and val files, an MMPose metainfo file and
 the image folder) becomes the loaders and evaluators of a config:
-``CocoDataset`` with the metainfo (from which the runner fills in the
-prompt names, K and the head's channels), and MMPose's ``CocoMetric`` (OKS
-AP), ``PCKAccuracy`` (PCK@0.05 of the box) and ``EPE`` (mean pixel error),
+``CocoDataset`` with the metainfo, which the model shares (its prompt
+names, K and the head's channels follow from it), and MMPose's
+``CocoMetric`` (OKS AP), ``PCKAccuracy`` (PCK@0.05 of the box) and ``EPE``
+(mean pixel error),
 the errors DeepLabCut and SLEAP users report. :func:`input_size_entries`
 changes a config's crop size everywhere it appears, and :func:`config_text`
 writes the result as a config file that inherits its base by absolute path.
@@ -33,8 +34,11 @@ def dataset_entries(train: str,
         num_workers (int, optional): loader workers; None keeps the base's.
 
     Returns:
-        dict: top-level config entries, merged into the base's.
+        dict: top-level config entries, merged into the base's: the
+        ``metainfo`` (stated once, in the model and every loader), loaders
+        and evaluators.
     """
+    shared = dict(from_file=osp.abspath(metainfo))
 
     def loader(ann_file: str, shuffle: bool, test: bool) -> dict:
         out = dict(
@@ -44,7 +48,7 @@ def dataset_entries(train: str,
                 data_root='',
                 ann_file=osp.abspath(ann_file),
                 data_prefix=dict(img=osp.join(osp.abspath(img_root), '')),
-                metainfo=dict(from_file=osp.abspath(metainfo))))
+                metainfo=shared))
         if test:
             out['sampler']['round_up'] = False
         if batch_size is not None:
@@ -61,6 +65,8 @@ def dataset_entries(train: str,
         dict(type='EPE')
     ]
     return dict(
+        metainfo=shared,
+        model=dict(metainfo=shared),
         train_dataloader=loader(train, True, False),
         val_dataloader=val_loader,
         test_dataloader=val_loader,
@@ -127,10 +133,18 @@ def merge_entries(*entries: Dict[str, object]) -> Dict[str, object]:
 
 def config_text(base: str, entries: Dict[str, object], header: str) -> str:
     """A config file inheriting ``base`` (absolute path unless it starts
-    with ``./``) and assigning ``entries`` at the top level."""
+    with ``./``) and assigning ``entries`` at the top level; a ``metainfo``
+    entry comes first and the other entries name it by that variable."""
     if not base.startswith('./'):
         base = osp.abspath(base)
     lines = [f'# {line}'.rstrip() for line in header.splitlines()]
     text = '\n'.join(lines) + f'\n_base_ = [{base!r}]\n\n'
-    text += ''.join(f'{key} = {value!r}\n' for key, value in entries.items())
+    shared = repr(entries['metainfo']) if 'metainfo' in entries else None
+    if shared is not None:
+        text += f'metainfo = {shared}\n'
+    for key, value in entries.items():
+        if key != 'metainfo':
+            value = repr(value)
+            text += f'{key} = ' + (value.replace(shared, 'metainfo')
+                                   if shared else value) + '\n'
     return text

@@ -1,9 +1,11 @@
-"""Build a config's pose estimator, its keypoints taken from its dataset.
+"""Build a config's pose estimator, its keypoints checked against its data.
 
-The PromptPose configs leave the model's keypoints (prompt names, ``K``) to
-the dataset they name (see :mod:`promptpose_mm.engine.dataset_keypoints`);
-:func:`init_model` and :func:`build_random_model` fill them in first, as
-``mim train`` / ``mim test`` do through ``PromptPoseRunner``.
+The PromptPose configs state their dataset's metainfo once, for the model
+and the loaders, so ``mmpose.apis.init_model`` builds them as they are.
+:func:`init_model` adds what the plugin's tools want: the model's keypoints
+checked against the config's dataset before anything is built (see
+:mod:`promptpose_mm.engine.dataset_keypoints`), and exported ``.onnx`` files
+as checkpoints.
 """
 import copy
 from pathlib import Path
@@ -17,6 +19,7 @@ from torch import nn
 
 from promptpose_mm.deployment import is_onnx_file, onnxruntime_config
 from promptpose_mm.engine import apply_dataset_keypoints, dataset_keypoints
+from promptpose_mm.utils.checkpoint import load_checkpoint_file
 
 ConfigType = Union[str, Path, Config]
 
@@ -44,8 +47,7 @@ def init_model(config: ConfigType,
                checkpoint: Optional[str] = None,
                device: str = 'cuda:0',
                cfg_options: Optional[dict] = None) -> nn.Module:
-    """``mmpose.apis.init_model`` for a config whose keypoints follow its
-    dataset.
+    """``mmpose.apis.init_model``, the config's keypoints checked first.
 
     Args:
         config (str | Path | Config): the pose config.
@@ -62,6 +64,10 @@ def init_model(config: ConfigType,
     if is_onnx_file(checkpoint):
         return mmpose_init_model(
             onnxruntime_config(cfg, checkpoint), None, device=device)
+    if checkpoint is not None and '://' not in checkpoint:
+        # a damaged or refused file is reported by name before MMEngine
+        # loads it (with torch's words)
+        load_checkpoint_file(checkpoint, what='checkpoint')
     return mmpose_init_model(cfg, checkpoint, device=device)
 
 

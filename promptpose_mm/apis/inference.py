@@ -32,6 +32,8 @@ from mmpose.structures import PoseDataSample, merge_data_samples
 
 from promptpose_mm.deployment import (check_onnx_metadata, is_onnx_file,
                                       onnxruntime_config, read_onnx_metadata)
+from promptpose_mm.utils.checkpoint import load_checkpoint_file
+from promptpose_mm.utils.keypoint_names import keypoint_names_from_metainfo
 from .builder import load_config
 
 # COCO class indices (0-based, 80 classes) of the mammals: cat, dog, horse,
@@ -136,14 +138,18 @@ def config_num_keypoints(cfg: Config) -> int:
         cfg (Config): the pose config.
 
     Returns:
-        int: ``model.head.out_channels``.
+        int: ``model.head.out_channels``, else the number of keypoints of
+        ``model.metainfo`` (which a ``PromptPoseEstimator`` gives its head).
     """
-    head = cfg.get('model', {}).get('head')
+    model = cfg.get('model', {})
+    head = model.get('head')
     if head is None or 'out_channels' not in head:
         raise ValueError(
             f'config {_config_name(cfg)} has no model.head.out_channels: it '
             'is not a top-down pose config (use a configs/promptpose_*.py '
             'file)')
+    if head['out_channels'] is None and model.get('metainfo') is not None:
+        return len(keypoint_names_from_metainfo(model['metainfo']))
     return int(head['out_channels'])
 
 
@@ -203,7 +209,9 @@ def check_pose_checkpoint(checkpoint: str, config: ConfigType) -> dict:
             ' or epoch_*.pth) or a released PromptPose checkpoint')
     # local files: load_checkpoint_file's errors (unreadable, or refused
     # for safety), each naming the file
-    loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    loaded = (
+        CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+        if is_url else load_checkpoint_file(checkpoint))
     if not isinstance(loaded, dict):
         raise ValueError(
             f'checkpoint {checkpoint} holds a {type(loaded).__name__}, not '

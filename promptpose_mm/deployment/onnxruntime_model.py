@@ -19,6 +19,7 @@ from mmengine.model import BaseModule
 from mmpose.registry import MODELS
 from torch import Tensor
 
+from promptpose_mm.utils.keypoint_names import keypoint_names_from_metainfo
 from .onnx_export import INPUT_NAME, METADATA_KEYS
 
 
@@ -162,9 +163,13 @@ def onnxruntime_config(cfg: Config, model_file: str) -> Config:
     cfg = copy.deepcopy(cfg)
     head = cfg.model.head
     num_keypoints = head.get('out_channels')
+    metainfo = cfg.model.get('metainfo')
+    if num_keypoints is None and metainfo is not None:
+        num_keypoints = len(keypoint_names_from_metainfo(metainfo))
     codec = head.get('decoder')
     cfg.model = dict(
         type='TopdownPoseEstimator',
+        metainfo=metainfo,
         data_preprocessor=cfg.model.get('data_preprocessor'),
         backbone=dict(
             type='OnnxRuntimeModel',

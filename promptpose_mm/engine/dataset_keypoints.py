@@ -1,23 +1,14 @@
-"""The model's keypoints follow the dataset a config names.
+"""The model's keypoints and the dataset's agree.
 
-A PromptPose config states its dataset once (the dataloaders' dataset type
-or ``metainfo`` file); :func:`apply_dataset_keypoints` fills in what
-follows from it before the model is built:
-
-* ``model.neck.metainfo``: the dataset's metainfo (the prompt names are its
-  keypoint names, humanized), unless the neck sets ``metainfo`` or an
-  explicit ``keypoint_names`` list;
-* ``model.neck.num_keypoints`` and ``model.head.out_channels``: ``K``.
-
-Values a config sets are checked instead of replaced: prompt names read
-from another metainfo than the dataset's, an explicit list of another
-length, or another ``K`` are errors that name both sides, raised before
-anything is built. ``None`` (the paper configs' value) means "follow the
-dataset".
-
-It runs for ``mim train`` / ``mim test`` through :class:`PromptPoseRunner`
-(``runner_type`` in the configs), and in :func:`promptpose_mm.apis.init_model`,
-the inferencer and the tools.
+A PromptPose config states its dataset once, in one ``metainfo`` variable
+that the model (:class:`~promptpose_mm.models.PromptPoseEstimator`) and the
+dataloaders share; the estimator builds its prompts and head from it.
+:func:`dataset_keypoints` reads the keypoints of the dataset a config
+trains and evaluates on, and :func:`apply_dataset_keypoints` checks the
+model's against them before anything is built (for a config without a
+model ``metainfo``, it sets the dataset's). At run time
+:class:`~.keypoints_hook.DatasetKeypointsHook` does the same check on the
+built model and dataset before the first iteration.
 """
 import copy
 from typing import Any, Dict, List, Optional, Tuple
@@ -26,24 +17,16 @@ from mmengine.config import Config, ConfigDict
 from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS
 
-from promptpose_mm.utils.keypoint_names import keypoint_names_from_metainfo
+from promptpose_mm.utils.keypoint_names import (KeypointConfigError,
+                                                describe_metainfo,
+                                                keypoint_names_from_metainfo,
+                                                model_keypoint_fields)
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+_describe = describe_metainfo
 
 
-class KeypointConfigError(ValueError):
-    """A config's model and dataset disagree on the keypoints."""
-
-
-def _describe(metainfo: Any) -> str:
-    if isinstance(metainfo, dict) and 'from_file' in metainfo:
-        return repr(metainfo['from_file'])
-    if isinstance(metainfo, dict) and 'dataset_name' in metainfo:
-        return f"dataset_name {metainfo['dataset_name']!r}"
-    return 'an inline metainfo dict'
-
-
-def _dataset_metainfo(dataset: dict, where: str) -> Tuple[str, dict]:
+def dataset_metainfo(dataset: dict, where: str) -> Tuple[str, dict]:
     """``(description, metainfo)`` of a dataset config: its ``metainfo``,
     else its class's ``METAINFO``; wrappers are unwrapped."""
     while dataset.get('metainfo') is None and isinstance(
@@ -88,7 +71,7 @@ def dataset_keypoints(cfg: Config) -> Optional[Tuple[str, dict, List[str]]]:
         dataset = (cfg.get(loader) or {}).get('dataset')
         if not dataset:
             continue
-        where, metainfo = _dataset_metainfo(dataset, f'{loader}.dataset')
+        where, metainfo = dataset_metainfo(dataset, f'{loader}.dataset')
         found.append((where, metainfo, keypoint_names_from_metainfo(metainfo)))
     if not found:
         return None
@@ -103,28 +86,36 @@ def dataset_keypoints(cfg: Config) -> Optional[Tuple[str, dict, List[str]]]:
     return first
 
 
-def _check_count(value: Any, name: str, k: int, source: str) -> None:
-    if value is not None and int(value) != k:
+def check_model_keypoints(model_names: List[str], model_source: str,
+                          dataset_names: List[str],
+                          dataset_source: str) -> None:
+    """Raise :class:`KeypointConfigError` naming both sides when a model's
+    keypoint names are not its dataset's."""
+    if model_names != dataset_names:
         raise KeypointConfigError(
-            f'{name}={value} but the dataset {source} has {k} keypoints: '
-            f'remove {name} from the config (it follows the dataset) or '
-            'set it to match')
+            f'the model and the dataset disagree on the keypoints: '
+            f'{model_source} names {len(model_names)} ({model_names}) but '
+            f'{dataset_source} names {len(dataset_names)} '
+            f"({dataset_names}). Set the model's metainfo to the "
+            "dataset's (model=dict(metainfo=...), the same metainfo the "
+            'dataloaders use) or train on the dataset the model describes')
 
 
 def apply_dataset_keypoints(cfg: Config) -> Config:
-    """Fill in and check the model's keypoint fields from the dataset.
+    """Check a config's model keypoints against its dataset, and fill in.
 
     Args:
         cfg (Config): a top-down pose config; not modified.
 
     Returns:
-        Config: a copy with ``model.neck.metainfo`` / ``num_keypoints`` and
-        ``model.head.out_channels`` set from the dataset (the copy is the
-        config itself when it has no dataloader or no model).
+        Config: a copy whose ``model.metainfo`` is the dataset's (set when
+        the config has none) and whose neck and head keypoint fields are
+        filled in from it (see :func:`model_keypoint_fields`); the config
+        itself when it has no dataloader or no model.
 
     Raises:
-        KeypointConfigError: the model's prompt names or ``K`` disagree
-            with the dataset, or the datasets disagree with each other.
+        KeypointConfigError: the model's metainfo, prompt names or ``K``
+            disagree with the dataset, or the datasets with each other.
     """
     if not isinstance(cfg.get('model'), dict):
         return cfg
@@ -132,40 +123,17 @@ def apply_dataset_keypoints(cfg: Config) -> Config:
     if found is None:
         return cfg
     source, metainfo, names = found
-    k = len(names)
     cfg = copy.deepcopy(cfg)
     model: Dict[str, Any] = cfg.model
-    neck = model.get('neck')
-    if isinstance(neck, dict) and _has_prompts(neck):
-        if neck.get('keypoint_names') is not None:
-            _check_count(
-                len(neck['keypoint_names']),
-                'model.neck.keypoint_names (its length)', k, source)
-        elif neck.get('metainfo') is not None:
-            prompt_names = keypoint_names_from_metainfo(neck['metainfo'])
-            if prompt_names != names:
-                raise KeypointConfigError(
-                    'the prompt names disagree with the dataset: '
-                    f'model.neck.metainfo ({_describe(neck["metainfo"])}) '
-                    f'names {len(prompt_names)} keypoints {prompt_names}, '
-                    f'but {source} names {k}: {names}. Remove '
-                    'model.neck.metainfo (the prompts then follow the '
-                    'dataset) or train on the dataset the prompts describe')
-        else:
-            neck['metainfo'] = ConfigDict(metainfo)
-        _check_count(
-            neck.get('num_keypoints'), 'model.neck.num_keypoints', k, source)
-        neck['num_keypoints'] = k
-    head = model.get('head')
-    if isinstance(head, dict) and 'out_channels' in head:
-        _check_count(head['out_channels'], 'model.head.out_channels', k,
-                     source)
-        head['out_channels'] = k
+    if model.get('metainfo') is not None:
+        check_model_keypoints(
+            keypoint_names_from_metainfo(model['metainfo']),
+            f'model.metainfo ({_describe(model["metainfo"])})', names, source)
+    else:
+        model['metainfo'] = ConfigDict(metainfo)
+    neck, head = model_keypoint_fields(
+        model.get('neck'), model.get('head'), metainfo, source)
+    for key, value in (('neck', neck), ('head', head)):
+        if value is not None:
+            model[key] = value
     return cfg
-
-
-def _has_prompts(neck: dict) -> bool:
-    """Whether a neck config takes keypoint names (PromptPoseNeck)."""
-    return (neck.get('type') == 'PromptPoseNeck' or any(
-        key in neck
-        for key in ('metainfo', 'keypoint_names', 'num_keypoints')))

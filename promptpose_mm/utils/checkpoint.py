@@ -29,9 +29,10 @@ rather than allowed as such:
 errors that name the file: :class:`UnreadableCheckpointError` for a file
 that is empty, truncated or not a PyTorch checkpoint, and
 :class:`UnsafeCheckpointError` for one refused because it would run code.
-Neither advises turning the safety off. :func:`use_safe_local_loader` makes
-MMEngine's loader of local files (``load_from``, ``--resume``, ``mim test``,
-``init_model`` and the inferencer) go through it.
+Neither advises turning the safety off. The plugin's own entry points
+(:func:`promptpose_mm.apis.init_model`, the inference and video tools, CLIP
+weights) load through it; MMEngine's loader is left as it is (it refuses
+the same files, with torch's words).
 """
 import os.path as osp
 import pickle
@@ -234,21 +235,3 @@ def _is_cut_zip(path: str) -> bool:
     with open(path, 'rb') as f:
         head = f.read(4)
     return head == b'PK\x03\x04' and not zipfile.is_zipfile(path)
-
-
-def use_safe_local_loader() -> None:
-    """Route MMEngine's loading of local checkpoint files through
-    :func:`load_checkpoint_file` (the scheme ``''`` of its
-    ``CheckpointLoader``), so that ``load_from``, ``resume``, ``mim test``
-    and ``mmpose.apis.init_model`` report damaged or refused files clearly.
-    Idempotent."""
-    from mmengine.runner.checkpoint import CheckpointLoader
-    if CheckpointLoader._schemes.get('') is _load_from_local:
-        return
-    CheckpointLoader.register_scheme(
-        prefixes='', loader=_load_from_local, force=True)
-
-
-def _load_from_local(filename: str, map_location: Any) -> Any:
-    """MMEngine's ``load_from_local``, with :func:`load_checkpoint_file`."""
-    return load_checkpoint_file(filename, map_location=map_location)

@@ -4,11 +4,14 @@ MMPose datasets name their keypoints in many styles (``L_F_Paw``,
 ``root_of_tail``, ``L_EarBase``, ``forelegL1``, ``Ankle_Left``); CLIP's text
 encoder reads plain English best. :func:`humanize_keypoint_name` rewrites one
 name, :func:`keypoint_names_from_metainfo` reads all names of a dataset from
-its MMPose metainfo, and :func:`resolve_keypoint_names` settles which names a
-model uses from its config (explicit list, metainfo, expected count).
+its MMPose metainfo, :func:`resolve_keypoint_names` settles which names a
+model uses from its config (explicit list, metainfo, expected count), and
+:func:`model_keypoint_fields` fills a neck's and a head's keypoint fields in
+from a metainfo, checking those a config sets.
 """
+import copy
 import re
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 # Word boundaries inside an identifier: ``earBase`` -> ``ear Base``,
 # ``HTMLParser`` -> ``HTML Parser``; and between letters and digits.
@@ -170,13 +173,11 @@ def resolve_keypoint_names(keypoint_names: Optional[Sequence[str]] = None,
             names = from_metainfo
     if names is None:
         raise ValueError(
-            f'{owner} needs the keypoint names for its text prompts. The '
-            'PromptPose configs take them from their dataset: build the '
-            'model through mim train / mim test (runner_type='
-            "'PromptPoseRunner'), promptpose_mm.apis.init_model or "
-            'promptpose_mm.engine.apply_dataset_keypoints(cfg) (which fill '
-            "them in), or set the neck's metainfo=dict(from_file="
-            "'configs/_base_/datasets/ap10k.py') or keypoint_names=[...]")
+            f'{owner} needs the keypoint names for its text prompts: give '
+            "the estimator the dataset's metainfo (model=dict(type="
+            "'PromptPoseEstimator', metainfo=dict(from_file="
+            "'configs/_base_/datasets/ap10k.py'), ...), as the PromptPose "
+            "configs do), or set the neck's metainfo or keypoint_names=[...]")
     if num_keypoints is not None:
         counts.append(('num_keypoints', num_keypoints))
     (first, expected), *others = counts
@@ -187,3 +188,85 @@ def resolve_keypoint_names(keypoint_names: Optional[Sequence[str]] = None,
                 f'{expected} keypoints but {where} gives {count}. Make them '
                 'describe the same dataset')
     return names
+
+
+class KeypointConfigError(ValueError):
+    """A model's keypoints disagree with its metainfo or its dataset."""
+
+
+def describe_metainfo(metainfo: Any) -> str:
+    """How an error message names a metainfo: its file, dataset name or
+    ``'an inline metainfo dict'``."""
+    if isinstance(metainfo, dict) and 'from_file' in metainfo:
+        return repr(metainfo['from_file'])
+    if isinstance(metainfo, dict) and 'dataset_name' in metainfo:
+        return f"dataset_name {metainfo['dataset_name']!r}"
+    return 'an inline metainfo dict'
+
+
+def _check_count(value: Any, name: str, k: int, source: str) -> None:
+    if value is not None and int(value) != k:
+        raise KeypointConfigError(
+            f'{name}={value} but {source} has {k} keypoints: remove {name} '
+            '(it follows the metainfo) or set it to match')
+
+
+def _has_prompts(neck: dict) -> bool:
+    """Whether a neck config takes keypoint names (PromptPoseNeck)."""
+    return (neck.get('type') == 'PromptPoseNeck' or any(
+        key in neck
+        for key in ('metainfo', 'keypoint_names', 'num_keypoints')))
+
+
+def model_keypoint_fields(neck: Optional[dict], head: Optional[dict],
+                          metainfo: dict, source: str
+                          ) -> Tuple[Optional[dict], Optional[dict]]:
+    """A neck's and a head's configs with their keypoints from a metainfo.
+
+    A prompt neck (``PromptPoseNeck``) without ``keypoint_names`` or
+    ``metainfo`` gets ``metainfo``; ``num_keypoints`` and the head's
+    ``out_channels`` get ``K``. Values already set are checked instead:
+    prompt names read from another metainfo, an explicit name list of
+    another length or another ``K`` raise, naming both sides.
+
+    Args:
+        neck (dict, optional): the neck config (not modified).
+        head (dict, optional): the head config (not modified).
+        metainfo (dict): the keypoints' source, any form
+            :func:`keypoint_names_from_metainfo` reads.
+        source (str): how messages name ``metainfo`` (``'model.metainfo
+            (ap10k.py)'``).
+
+    Returns:
+        tuple: copies of ``(neck, head)`` with the fields filled in.
+
+    Raises:
+        KeypointConfigError: a set value disagrees with ``metainfo``.
+    """
+    names = keypoint_names_from_metainfo(metainfo)
+    k = len(names)
+    neck, head = copy.deepcopy(neck), copy.deepcopy(head)
+    if isinstance(neck, dict) and _has_prompts(neck):
+        if neck.get('keypoint_names') is not None:
+            _check_count(
+                len(neck['keypoint_names']),
+                'neck.keypoint_names (its length)', k, source)
+        elif neck.get('metainfo') is not None:
+            prompt_names = keypoint_names_from_metainfo(neck['metainfo'])
+            if prompt_names != names:
+                raise KeypointConfigError(
+                    'the prompt names disagree: neck.metainfo '
+                    f'({describe_metainfo(neck["metainfo"])}) names '
+                    f'{len(prompt_names)} keypoints {prompt_names}, but '
+                    f'{source} names {k}: {names}. Remove neck.metainfo '
+                    "(the prompts then follow the estimator's metainfo) or "
+                    'make both describe one dataset')
+        else:
+            neck['metainfo'] = copy.deepcopy(metainfo)
+        _check_count(
+            neck.get('num_keypoints'), 'neck.num_keypoints', k, source)
+        neck['num_keypoints'] = k
+    if isinstance(head, dict) and 'out_channels' in head:
+        _check_count(head['out_channels'], 'head.out_channels', k, source)
+        head['out_channels'] = k
+    return neck, head

@@ -11,8 +11,8 @@ import os.path as osp
 
 import torch
 from mmengine.config import Config
+from mmengine.runner import Runner
 
-from promptpose_mm.engine import PromptPoseRunner as Runner
 from tests.paths import ROOT
 
 PROJECT = osp.join(ROOT, 'projects', 'zebra_example')

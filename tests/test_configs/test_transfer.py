@@ -14,11 +14,12 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
 from mmengine.runner.checkpoint import (load_checkpoint, load_state_dict,
                                         save_checkpoint)
 from mmpose.registry import MODELS
 
-from promptpose_mm.engine import PromptPoseRunner, apply_dataset_keypoints
+from promptpose_mm.engine import apply_dataset_keypoints
 from promptpose_mm.models.backbones import CLIPResNet
 from promptpose_mm.models.clip import CLIPWeightsError, resize_pos_embed
 from promptpose_mm.testing import (TINY_CLIP_SPECS, build_tiny_clip,
@@ -79,10 +80,9 @@ def tiny_pose_cfg(base: Config, kind: str, input_size, coco=False) -> Config:
         model.head.deconv_kernel_sizes = (4, 4)
         model.head.pixel_deconv_out_channels = (32, 32)
     model.backbone.input_size = input_size
-    # the model alone is built here (no runner): its keypoints explicit
-    model.neck.metainfo = dict(
+    # the model's dataset: the prompts are its keypoint names
+    model.metainfo = dict(
         from_file=f'configs/_base_/datasets/{"coco" if coco else "ap10k"}.py')
-    model.head.out_channels = 17
     return cfg
 
 
@@ -161,7 +161,7 @@ def test_runner_load_from_resizes_without_warnings(tiny_cfg, tmp_path):
     cfg = copy.deepcopy(tiny_cfg)
     cfg.work_dir = str(tmp_path / 'work')
     cfg.load_from = path
-    runner = PromptPoseRunner.from_cfg(cfg)
+    runner = Runner.from_cfg(cfg)
     records = _Records()
     runner.logger.addHandler(records)
     try:

@@ -1,16 +1,16 @@
-"""A downstream config states its dataset once; the model's keypoints follow
-(issue 12, item 2): promptpose_mm.engine.apply_dataset_keypoints and the
-PromptPoseRunner that mim train / mim test build."""
+"""A config states its dataset once, in one metainfo that the model and the
+loaders share; plain MMPose builds the model from it, and a model whose
+keypoints disagree with its data stops before anything runs, naming both."""
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
-from mmengine.registry import RUNNERS, init_default_scope
+from mmengine.registry import init_default_scope
 
 import promptpose_mm  # noqa: F401
 from promptpose_mm.apis import build_random_model, load_config
-from promptpose_mm.engine import (KeypointConfigError, PromptPoseRunner,
-                                  apply_dataset_keypoints, dataset_keypoints)
+from promptpose_mm.engine import (KeypointConfigError, apply_dataset_keypoints,
+                                  dataset_keypoints)
 from tests.paths import AP10K, CONFIG_DIR, TINY
 
 CONFIGS = CONFIG_DIR
@@ -19,6 +19,7 @@ AP10K_META = 'configs/_base_/datasets/ap10k.py'
 COCO_META = 'configs/_base_/datasets/coco.py'
 AP10K_FIRST = ['left eye', 'right eye', 'nose', 'neck', 'root of tail']
 COCO_FIRST = ['nose', 'left eye', 'right eye', 'left ear', 'right ear']
+FOUR = ['snout', 'neck', 'tailbase', 'paw']
 
 
 def downstream(tmp_path, request, base=RES50, model='', **dataset):
@@ -36,9 +37,24 @@ def downstream(tmp_path, request, base=RES50, model='', **dataset):
     return path, meta
 
 
-def test_the_paper_config_leaves_the_keypoints_to_its_dataset():
+def build_plain(model_cfg):
+    """MMPose's own MODELS.build, no plugin helper, no weights loaded."""
+    from mmpose.registry import MODELS
+    init_default_scope('mmpose')
+    model_cfg = dict(model_cfg)
+    for part in ('backbone', 'neck'):
+        if model_cfg.get(part) is not None:
+            model_cfg[part] = dict(model_cfg[part], init_cfg=None)
+    return MODELS.build(model_cfg)
+
+
+def test_the_paper_config_states_its_dataset_once():
     cfg = Config.fromfile(RES50)
-    assert cfg.runner_type == 'PromptPoseRunner'
+    assert 'runner_type' not in cfg
+    assert cfg.model.type == 'PromptPoseEstimator'
+    assert cfg.model.metainfo == dict(from_file=AP10K_META)
+    assert cfg.train_dataloader.dataset.metainfo == cfg.model.metainfo
+    assert cfg.val_dataloader.dataset.metainfo == cfg.model.metainfo
     assert 'metainfo' not in cfg.model.neck
     assert 'num_keypoints' not in cfg.model.neck
     assert cfg.model.head.out_channels is None
@@ -49,8 +65,16 @@ def test_the_paper_config_leaves_the_keypoints_to_its_dataset():
     # the input is not modified
     assert cfg.model.head.out_channels is None
     where, _, names = dataset_keypoints(cfg)
-    assert where.startswith('train_dataloader.dataset (AP10KDataset')
+    assert where.startswith('train_dataloader.dataset.metainfo')
     assert names[:5] == AP10K_FIRST
+
+
+def test_plain_mmpose_builds_the_tiny_config_from_its_metainfo():
+    model = build_plain(Config.fromfile(TINY).model)
+    assert model.neck.keypoint_names[:5] == AP10K_FIRST
+    assert model.head.final_layer.out_channels == 17
+    assert model.metainfo['num_keypoints'] == 17
+    assert model.metainfo['dataset_name'] == 'ap10k'
 
 
 @pytest.mark.slow  # builds the ResNet-50 model
@@ -59,13 +83,17 @@ def test_four_keypoint_dataset_stated_once(tmp_path, request):
     text = open(path).read()
     for restated in ('neck', 'head', 'out_channels', 'num_keypoints'):
         assert restated not in text
+    assert text.count(meta) == 1  # one metainfo variable
     model = load_config(path).model
     assert model.neck.metainfo == dict(from_file=meta)
     assert model.neck.num_keypoints == 4
     assert model.head.out_channels == 4
     built = build_random_model(Config.fromfile(path))
-    assert built.neck.keypoint_names == ['snout', 'neck', 'tailbase', 'paw']
+    assert built.neck.keypoint_names == FOUR
     assert built.head.final_layer.out_channels == 4
+    plain = build_plain(Config.fromfile(path).model)
+    assert plain.neck.keypoint_names == FOUR
+    assert plain.head.final_layer.out_channels == 4
 
 
 def test_simplebaseline_twin_follows_too(tmp_path, request):
@@ -82,26 +110,27 @@ def test_coco_dataset_with_ap10k_prompt_names_is_refused():
     cfg = Config.fromfile(
         osp.join(CONFIGS, 'promptpose',
                  'td-hm_promptpose-clip-rn50_8xb64-210e_coco-256x192.py'))
+    assert cfg.model.metainfo == dict(from_file=COCO_META)
     assert apply_dataset_keypoints(cfg).model.neck.metainfo == dict(
         from_file=COCO_META)
     cfg.model.neck.metainfo = dict(from_file=AP10K_META)
-    with pytest.raises(KeypointConfigError) as error:
-        apply_dataset_keypoints(cfg)
-    message = str(error.value)
-    # both sides named: the prompts' file and the dataset's, with names
-    assert AP10K_META in message and 'CocoDataset' in message
-    assert COCO_META in message
-    assert str(AP10K_FIRST[:2])[1:-1] in message
-    assert str(COCO_FIRST[:2])[1:-1] in message
-    assert 'Remove model.neck.metainfo' in message
+    for build in (apply_dataset_keypoints, lambda c: build_plain(c.model)):
+        with pytest.raises(KeypointConfigError) as error:
+            build(cfg)
+        message = str(error.value)
+        # both sides named: the prompts' file and the other, with names
+        assert AP10K_META in message and COCO_META in message
+        assert str(AP10K_FIRST[:2])[1:-1] in message
+        assert str(COCO_FIRST[:2])[1:-1] in message
+        assert 'Remove neck.metainfo' in message
 
 
 def test_matching_explicit_values_are_kept(tmp_path, request):
     path, meta = downstream(
         tmp_path,
         request,
-        model="model = dict(neck=dict(keypoint_names=['a', 'b', 'c', 'd'],"
-        ' num_keypoints=4), head=dict(out_channels=4))')
+        model="neck=dict(keypoint_names=['a', 'b', 'c', 'd'],"
+        ' num_keypoints=4), head=dict(out_channels=4)')
     model = load_config(path).model
     assert model.neck.keypoint_names == ['a', 'b', 'c', 'd']
     assert model.neck.get('metainfo') is None
@@ -109,20 +138,35 @@ def test_matching_explicit_values_are_kept(tmp_path, request):
 
 
 @pytest.mark.parametrize('override, match', [
-    ('model = dict(head=dict(out_channels=17))',
-     r'model.head.out_channels=17 but the dataset .* has 4 keypoints'),
-    ('model = dict(neck=dict(num_keypoints=17))',
-     r'model.neck.num_keypoints=17 but the dataset .* has 4'),
-    ("model = dict(neck=dict(keypoint_names=['a', 'b']))",
-     r'keypoint_names \(its length\)=2 but the dataset .* has 4'),
-    (f'model = dict(neck=dict(metainfo=dict(from_file={AP10K_META!r})))',
-     r'prompt names disagree with the dataset: model.neck.metainfo'),
+    ('head=dict(out_channels=17)',
+     r'head.out_channels=17 but .*mouse4.* has 4 keypoints'),
+    ('neck=dict(num_keypoints=17)',
+     r'neck.num_keypoints=17 but .*mouse4.* has 4'),
+    ("neck=dict(keypoint_names=['a', 'b'])",
+     r'keypoint_names \(its length\)=2 but .*mouse4.* has 4'),
+    (f'neck=dict(metainfo=dict(from_file={AP10K_META!r}))',
+     r'prompt names disagree: neck.metainfo'),
 ])
 def test_disagreeing_model_values_are_errors(tmp_path, request, override,
                                              match):
     path, _ = downstream(tmp_path, request, model=override)
     with pytest.raises(KeypointConfigError, match=match):
         load_config(path)
+    # plain MMPose refuses the same model at build time
+    with pytest.raises(KeypointConfigError, match=match):
+        build_plain(Config.fromfile(path).model)
+
+
+def test_a_model_left_on_another_dataset_is_named(tmp_path, request):
+    """A downstream config that changes the data but not the model's
+    metainfo: refused, both sides named, with the fix."""
+    path, meta = downstream(tmp_path, request, base=TINY, state_model=False)
+    with pytest.raises(KeypointConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert 'ap10k.py' in message and meta in message
+    assert 'names 17' in message and 'names 4' in message
+    assert 'model=dict(metainfo=...)' in message
 
 
 def test_train_and_val_datasets_must_agree(tmp_path, request):
@@ -163,55 +207,48 @@ def test_dataset_wrappers_and_missing_metainfo():
     assert apply_dataset_keypoints(bare) is bare
 
 
-def test_a_model_built_without_its_dataset_says_how():
-    from mmpose.registry import MODELS
-    init_default_scope('mmpose')
+def test_a_model_built_without_metainfo_says_how():
     cfg = Config.fromfile(TINY)
-    with pytest.raises(ValueError, match='promptpose_mm.apis.init_model'):
-        MODELS.build(cfg.model)
+    cfg.model.metainfo = None
+    with pytest.raises(
+            ValueError, match='PromptPoseEstimator needs the '
+            'metainfo') as error:
+        build_plain(cfg.model)
+    assert "from_file='configs/_base_/datasets/ap10k.py'" in str(error.value)
+    cfg.model.type = 'TopdownPoseEstimator'
+    with pytest.raises(
+            ValueError,
+            match='PromptPoseNeck needs the keypoint '
+            'names.*metainfo=dict'):
+        build_plain(cfg.model)
 
 
-def test_runner_refuses_before_building_the_model(tmp_path, monkeypatch):
-    """mim train builds RUNNERS.build(cfg) (runner_type): the error comes
-    from PromptPoseRunner.from_cfg, before the model or data exist."""
-    cfg = Config.fromfile(TINY)
-    cfg.model.neck.metainfo = dict(from_file=COCO_META)
-    cfg.work_dir = str(tmp_path)
-    built = []
-    monkeypatch.setattr(PromptPoseRunner, '__init__',
-                        lambda self, **kwargs: built.append(kwargs))
-    with pytest.raises(KeypointConfigError, match='prompt names disagree'):
-        RUNNERS.build(cfg)
-    assert not built
-    cfg.model.neck.metainfo = None
-    runner = RUNNERS.build(cfg)
-    assert isinstance(runner, PromptPoseRunner)
-    assert built[0]['model']['head']['out_channels'] == 17
-    assert built[0]['cfg'].model.neck.num_keypoints == 17
-
-
-def test_plain_runner_from_cfg_follows_the_dataset(tmp_path, monkeypatch):
-    """MMPose 1.3's tools/train.py calls Runner.from_cfg and ignores
-    runner_type: the plugin's wrapper fills the keypoints in there too, for
-    PromptPose configs only."""
+def test_runner_stops_before_the_first_iteration(tmp_path, request):
+    """MMEngine's own Runner (as mim train builds it) with a model left on
+    AP-10K and 4-keypoint data: DatasetKeypointsHook raises before any
+    step, naming both."""
     from mmengine.runner import Runner
-    cfg = Config.fromfile(TINY)
-    cfg.work_dir = str(tmp_path)
-    built = []
-    monkeypatch.setattr(Runner, '__init__',
-                        lambda self, **kwargs: built.append(kwargs))
+    path, meta = downstream(tmp_path, request, base=TINY, state_model=False)
+    cfg = Config.fromfile(path)
+    cfg.work_dir = str(tmp_path / 'work')
     runner = Runner.from_cfg(cfg)
-    assert type(runner) is Runner
-    assert built[0]['model']['head']['out_channels'] == 17
-    cfg.model.neck.metainfo = dict(from_file=COCO_META)
-    with pytest.raises(KeypointConfigError, match='prompt names disagree'):
-        Runner.from_cfg(cfg)
-    # a config that is not a PromptPose one passes untouched
-    other = Config.fromfile(TINY)
-    other.work_dir = str(tmp_path)
-    other.pop('runner_type')
-    Runner.from_cfg(other)
-    assert built[-1]['model']['head']['out_channels'] is None
+    with pytest.raises(KeypointConfigError) as error:
+        runner.train()
+    assert runner.iter == 0
+    message = str(error.value)
+    assert "model.metainfo ('configs/_base_/datasets/ap10k.py')" in message
+    assert f'train_dataloader.dataset.metainfo ({meta!r})' in message
+    assert str(FOUR)[1:-1] in message
+    with pytest.raises(KeypointConfigError):
+        Runner.from_cfg(cfg).test()
+    # the same config stating the model too trains its first step
+    good = Config.fromfile(
+        downstream(tmp_path / 'good', request, base=TINY)[0])
+    good.work_dir = str(tmp_path / 'good_work')
+    good.train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=2)
+    runner = Runner.from_cfg(good)
+    runner.train()
+    assert runner.iter > 0
 
 
 @pytest.mark.slow
@@ -243,25 +280,20 @@ def test_mim_train_four_keypoints_from_the_res50_paper_config(
     assert 'Training finished successfully' in out
     assert "'coco/AP'" in out or 'coco/AP:' in out
     dumped = Config.fromfile(osp.join(work_dir, 'mouse4_config.py'))
-    assert dumped.model.head.out_channels == 4
-    assert dumped.model.neck.num_keypoints == 4
-    assert dumped.model.neck.metainfo == dict(from_file=meta)
+    assert dumped.model.metainfo == dict(from_file=meta)
+    assert dumped.train_dataloader.dataset.metainfo == dict(from_file=meta)
 
 
 @pytest.mark.slow
-def test_mim_train_refuses_coco_with_ap10k_prompts(tmp_path, request, mim):
-    base = osp.join(CONFIGS, 'promptpose',
-                    'td-hm_promptpose-clip-rn50_8xb64-210e_coco-256x192.py')
-    path = tmp_path / 'coco_with_ap10k_prompts.py'
-    path.write_text(f'_base_ = [{base!r}]\n'
-                    'model = dict(neck=dict(metainfo=dict('
-                    f'from_file={AP10K_META!r})))\n')
+def test_mim_train_refuses_a_model_left_on_ap10k(tmp_path, request, mim):
+    path, meta = downstream(tmp_path, request, base=TINY, state_model=False)
     with pytest.raises(AssertionError) as error:
         mim('train',
             'mmpose',
-            str(path),
+            path,
             '--work-dir',
             str(tmp_path / 'work'),
             cwd=str(tmp_path))
     assert 'KeypointConfigError' in str(error.value)
-    assert 'prompt names disagree with the dataset' in str(error.value)
+    assert 'the model and the dataset disagree' in str(error.value)
+    assert 'Epoch(train)' not in str(error.value)

@@ -15,9 +15,9 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
+from mmengine.runner import Runner
 
 import promptpose_mm  # noqa: F401  (allows the MMEngine types)
-from promptpose_mm.engine import PromptPoseRunner as Runner
 from promptpose_mm.utils.checkpoint import empty_bytes, history_buffer_getattr
 from tests.paths import TINY
 

@@ -7,17 +7,20 @@
 _base_ = ['../../../configs/promptpose_tiny_ap10k.py']
 
 # the data: MMPose's ZebraDataset, found from wherever the config is run.
-# The model follows it: the prompts are the keypoint names of its metainfo
-# (zebra.py: "snout", "head", ..., "forelegL1" -> "foreleg left 1", ...)
-# and K = 9
+# Its metainfo is stated once, for the model and the loaders: the prompts
+# are its keypoint names (zebra.py: "snout", "head", ..., "forelegL1" ->
+# "foreleg left 1", ...) and K = 9
+metainfo = dict(from_file='configs/_base_/datasets/zebra.py')
+model = dict(metainfo=metainfo)
 dataset_type = 'ZebraDataset'
 data_root = '{{ fileDirname }}/../../../tests/data/zebra/'
-train_dataloader = dict(
-    dataset=dict(
-        type=dataset_type, data_root=data_root, ann_file='test_zebra.json'))
-val_dataloader = dict(
-    dataset=dict(
-        type=dataset_type, data_root=data_root, ann_file='test_zebra.json'))
+zebra = dict(
+    type=dataset_type,
+    metainfo=metainfo,
+    data_root=data_root,
+    ann_file='test_zebra.json')
+train_dataloader = dict(dataset=zebra)
+val_dataloader = dict(dataset=zebra)
 test_dataloader = val_dataloader
 
 # the metrics: MMPose's zebra configs use PCK@0.2, AUC and EPE; COCO's OKS AP

@@ -1,0 +1,3 @@
+from .promptpose_estimator import PromptPoseEstimator
+
+__all__ = ['PromptPoseEstimator']
