@@ -20,7 +20,7 @@ metainfo = dict(from_file='configs/_base_/datasets/ap10k.py')
 
 # runtime: 210 epochs, AdamW, step decay at 170 and 200, 500-iteration warm-up
 train_cfg = dict(max_epochs=210, val_interval=10)
-# Weight decay (design decision 14): none on biases and normalisation layers,
+# Weight decay: none on biases and normalisation layers,
 # as the published configs ask with their 'bias' and 'norm' keys (which, as
 # name matches, miss CLIP's bn*/ln_* layers; MMEngine's rules below find every
 # norm layer by its type). nn.MultiheadAttention's packed bias is named
@@ -119,7 +119,7 @@ model = dict(
 dataset_type = 'AP10KDataset'
 data_mode = 'topdown'
 data_root = 'data/ap10k/'
-# Augmentation (design decision 16, a stated deviation): flip, half-body and
+# Augmentation (a deviation from the published code): flip, half-body and
 # MMPose 1.x's RandomBBoxTransform with its defaults (shift 0.16 with
 # probability 0.3, scale 0.5 to 1.5, rotation up to 80 degrees with
 # probability 0.6), as MMPose 1.x's own AP-10K configs use. The published code

@@ -2,7 +2,7 @@
 # from the COCO checkpoint (paper, Table 4: 62.6 AP on AP-10K val): the
 # COCO-pretrained supervised config (load_from) on the 20-shot annotation
 # file with the few-shot recipe, total batch 64 (8 GPUs x 8) and lr 5e-4
-# (paper, section 4.1; design decision 18: also after COCO pre-training).
+# (paper, section 4.1; also after COCO pre-training).
 # Make that file as the header of
 # td-hm_promptpose-clip-rn50_8xb8-210e_ap10k-20shot-256x256.py says:
 #   python tools/dataset_converters/make_fewshot_split.py \

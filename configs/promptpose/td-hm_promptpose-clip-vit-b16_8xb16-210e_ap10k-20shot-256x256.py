@@ -1,9 +1,9 @@
 # PromptPose with CLIP ViT-B/16, 20-shot AP-10K at 256x256 (paper, Table 2:
 # 58.6 AP on AP-10K val): 20 random training instances per species, total
-# batch 128 (8 GPUs x 16) and lr 5e-5 (paper, section 4.1; design decision
-# 18); otherwise the supervised recipe.
+# batch 128 (8 GPUs x 16) and lr 5e-5 (paper, section 4.1);
+# otherwise the supervised recipe.
 #
-# lr (design decision 17): the paper's ViT rate 5e-5 is read as the base
+# lr : the paper's ViT rate 5e-5 is read as the base
 # rate, with the backbone at 0.1 x as in the supervised recipe; a stated
 # reading, since the paper is ambiguous.
 #

@@ -9,7 +9,7 @@
 _base_ = ['./td-hm_promptpose-clip-rn50_8xb64-210e_coco-256x192.py']
 
 clip_checkpoint = 'open_clip://ViT-B-16/openai'
-# lr 2e-4 (design decision 17): the paper's ViT rate read as the base rate,
+# lr 2e-4 : the paper's ViT rate read as the base rate,
 # with the backbone at 0.1 x as in the supervised recipe (the paper is
 # ambiguous); keys as in td-hm_promptpose-clip-vit-b16_8xb16-210e_ap10k-256x256
 backbone_lr_keys = {

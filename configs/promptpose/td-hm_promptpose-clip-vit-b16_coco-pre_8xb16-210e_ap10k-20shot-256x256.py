@@ -2,9 +2,9 @@
 # from the COCO checkpoint (paper, Table 4: 64.1 AP on AP-10K val): the
 # COCO-pretrained supervised config (lr 5e-5, load_from) on the 20-shot
 # annotation file with total batch 128 (8 GPUs x 16; paper, section 4.1,
-# design decision 18: the few-shot ViT recipe after COCO pre-training too).
+# the few-shot ViT recipe after COCO pre-training too).
 #
-# lr (design decision 17): the paper's ViT rate 5e-5 is read as the base
+# lr : the paper's ViT rate 5e-5 is read as the base
 # rate, with the backbone at 0.1 x as in the supervised recipe; a stated
 # reading, since the paper is ambiguous.
 #

@@ -6,7 +6,7 @@
 # positional embedding is resized to 16x16 when it is loaded. Point
 # load_from at your COCO checkpoint (--cfg-options load_from=...).
 #
-# lr (design decision 17): the paper's ViT fine-tuning rate 5e-5 is read as
+# lr : the paper's ViT fine-tuning rate 5e-5 is read as
 # the base rate, with the backbone at 0.1 x as in the supervised recipe; a
 # stated reading, since the paper is ambiguous.
 _base_ = ['./td-hm_promptpose-clip-vit-b16_8xb16-210e_ap10k-256x256.py']

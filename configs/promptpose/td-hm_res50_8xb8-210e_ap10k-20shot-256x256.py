@@ -2,7 +2,7 @@
 # (paper, Table 2, "SimpleBaseline (ImageNet)": 51.1 AP): the supervised
 # config with the few-shot recipe of
 # td-hm_promptpose-clip-rn50_8xb8-210e_ap10k-20shot-256x256.py (20 instances
-# per species, total batch 64 = 8 GPUs x 8, lr 5e-4; design decision 18).
+# per species, total batch 64 = 8 GPUs x 8, lr 5e-4).
 # Make the 20-shot annotation file as that config's header says.
 _base_ = ['./td-hm_res50_8xb16-210e_ap10k-256x256.py']
 

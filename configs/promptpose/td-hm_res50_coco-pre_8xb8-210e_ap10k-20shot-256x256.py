@@ -1,8 +1,8 @@
 # SimpleBaseline with an ImageNet ResNet-50 on 20-shot AP-10K at 256x256,
 # fine-tuned from the COCO checkpoint (paper, Table 4, "SimpleBaseline
 # (ImageNet)": 60.7 AP): the COCO-pretrained config (load_from) with the
-# few-shot recipe, total batch 64 (8 GPUs x 8) and lr 5e-4 (design decision
-# 18). Make the 20-shot annotation file as the header of
+# few-shot recipe, total batch 64 (8 GPUs x 8) and lr 5e-4.
+# Make the 20-shot annotation file as the header of
 # td-hm_promptpose-clip-rn50_8xb8-210e_ap10k-20shot-256x256.py says.
 _base_ = ['./td-hm_res50_coco-pre_8xb16-210e_ap10k-256x256.py']
 

@@ -1,7 +1,8 @@
 """The paper's recipe, one row per paper config (not a test module).
 
-``RECIPES`` (design reference, section 4, and decisions 14, 16, 17 and 18)
-covers every config under ``configs/promptpose`` but the tiny CPU ones.
+``RECIPES`` (the paper's section 4.1, with the readings docs/method.md
+states) covers every config under ``configs/promptpose`` but the tiny CPU
+ones.
 ``test_recipes.py`` checks each config against its row, ``test_configs.py``
 trains and predicts with each, ``test_model_index.py`` checks the model zoo's
 numbers against it.
@@ -46,7 +47,7 @@ RECIPES = {
     Row('pixel-promptenc', R50, FULL, False, 128, 5e-4, 0.723, T5),
     'td-hm_promptpose-clip-rn50-all_8xb16-210e_ap10k-256x256':
     Row(PP, R50, FULL, False, 128, 5e-4, 0.729, T5),
-    # Table 2, 20-shot (decision 18): ResNet-50 batch 64, lr 5e-4; ViT-B
+    # Table 2, 20-shot: ResNet-50 batch 64, lr 5e-4; ViT-B
     # batch 128, lr 5e-5
     'td-hm_promptpose-clip-rn50_8xb8-210e_ap10k-20shot-256x256':
     Row(PP, R50, SHOT, False, 64, 5e-4, 0.540, T2),
@@ -80,7 +81,7 @@ RECIPES = {
     Row(SB, VIT, FULL, True, 128, 5e-5, 0.739, T3),
     'td-hm_res50_coco-pre_8xb16-210e_ap10k-256x256':
     Row(SB, IN50, FULL, True, 128, 6e-4, 0.724, T3),
-    # Table 4, 20-shot after COCO: the few-shot recipe (decision 18)
+    # Table 4, 20-shot after COCO: the few-shot recipe
     'td-hm_promptpose-clip-rn50_coco-pre_8xb8-210e_ap10k-20shot-256x256':
     Row(PP, R50, SHOT, True, 64, 5e-4, 0.626, T4),
     'td-hm_promptpose-clip-vit-b16_coco-pre_8xb16-210e_ap10k-20shot-256x256':
