@@ -1,8 +1,8 @@
 """Convert checkpoints of the published CLAMP code into this plugin's layout.
 
 CLAMP (Zhang et al., CVPR 2023) is the published code of PromptPose, built
-on MMPose 0.x: https://github.com/xuzhang1199/CLAMP (layout read from its
-HEAD, commit 9ed65d7: ``mmpose/models/detectors/top_down.py`` class
+on MMPose 0.x: https://github.com/xuzhang1199/CLAMP (layout read from
+``mmpose/models/detectors/top_down.py`` class
 ``CLAMP``, ``mmpose/models/backbones/clip.py`` (``CLIPResNetWithAttention``,
 ``CLIPVisionTransformer``, ``CLIPTextContextEncoder``,
 ``PromptEncoderWithoutPositionemb``, ``ContextDecoder``),

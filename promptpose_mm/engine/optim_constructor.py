@@ -1,7 +1,7 @@
 """The optimiser constructor of the PromptPose configs.
 
 The paper configs exempt biases and normalisation layers from weight decay
-with ``paramwise_cfg`` decay multipliers (design decision 14). MMEngine
+with ``paramwise_cfg`` decay multipliers. MMEngine
 multiplies those with the optimiser's ``weight_decay`` and refuses a config
 that sets none (``ValueError: base_wd should not be None``), which is what a
 downstream config gets when it replaces the optimiser, e.g.

@@ -284,7 +284,7 @@ def test_unreadable_files_and_bad_arguments(tmp_path):
 # The 20-shot configs (Table 2)
 # ---------------------------------------------------------------------------
 # the paper (section 4.1): ResNet-50 batch 64, lr 5e-4; ViT-B batch 128,
-# lr 5e-5 (design decision 18)
+# lr 5e-5
 @pytest.mark.parametrize('backbone,lr,per_gpu', [('rn50', 5e-4, 8),
                                                  ('vit-b16', 5e-5, 16)])
 def test_20shot_configs(backbone, lr, per_gpu):

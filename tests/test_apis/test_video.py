@@ -158,7 +158,7 @@ def test_the_tool_writes_files_the_lab_tools_read(lab_model, video, tmp_path):
 def test_the_tool_runs_an_exported_model(lab_model, tmp_path,
                                          random_checkpoint):
     """The lab's config exported to ONNX: analyze_video.py gives the same
-    poses from the .onnx file as from the .pth file (issue 15, item 2), on
+    poses from the .onnx file as from the .pth file, on
     a video of three real 832x747 frames of the reaching-mouse project."""
     from PIL import Image
     frames = [

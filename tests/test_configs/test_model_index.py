@@ -45,8 +45,8 @@ def test_every_entry_points_to_a_config_that_builds():
 
 
 def test_entries_report_the_papers_numbers():
-    """One entry per paper config with an AP-10K number (design reference,
-    section 4), with that number and its table."""
+    """One entry per paper config with an AP-10K number (the paper's
+    tables), with that number and its table."""
     entries = {entry['Name']: entry for entry in model_entries()}
     reported = {
         name: row

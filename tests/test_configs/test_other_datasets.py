@@ -1,4 +1,4 @@
-"""Another MMPose keypoint dataset without code changes (issue 4.7).
+"""Another MMPose keypoint dataset without code changes.
 
 ``projects/zebra_example`` stands for another project: its config inherits
 the tiny PromptPose config by a relative path and switches to MMPose's

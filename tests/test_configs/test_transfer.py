@@ -252,7 +252,7 @@ def full_cfg(name: str) -> Config:
 
 
 # lr of COCO pre-training, AP-10K fine-tuning and COCO-pretrained 20-shot;
-# the 20-shot batch per GPU (totals 64 and 128: design decision 18)
+# the 20-shot batch per GPU (totals 64 and 128, the paper's section 4.1)
 @pytest.mark.slow  # builds the full-size models
 @pytest.mark.parametrize('backbone,lrs,shot_batch',
                          [('rn50', (5e-4, 6e-4, 5e-4), 8),

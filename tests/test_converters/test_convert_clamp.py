@@ -2,8 +2,8 @@
 
 A synthetic CLAMP checkpoint is written from a tiny plugin model by the
 inverse mapping below, which spells CLAMP's key names out independently of
-the converter's rules (github.com/xuzhang1199/CLAMP at its HEAD 9ed65d7,
-MMPose 0.x). Converted back, it must give the original model's outputs;
+the converter's rules (github.com/xuzhang1199/CLAMP, MMPose 0.x).
+Converted back, it must give the original model's outputs;
 CLAMP's own formulas (its ResNet with the attention pool at every location,
 its ViT with the class embedding added twice, the text encoder with the
 context after [SOS], the prompt encoder, the context decoder with

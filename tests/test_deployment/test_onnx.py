@@ -1,5 +1,5 @@
-"""ONNX export with the prompts folded in, and onnxruntime as a backend
-(issue 15, items 1 and 2): the graph, the heatmaps and keypoints against
+"""ONNX export with the prompts folded in, and onnxruntime as a backend:
+the graph, the heatmaps and keypoints against
 PyTorch on the bundled images, flip test, the tools, and clear errors.
 
 Models have random weights (no CLIP weights here), saved in MMEngine's

@@ -254,7 +254,7 @@ def test_runner_stops_before_the_first_iteration(tmp_path, request):
 @pytest.mark.slow
 def test_mim_train_four_keypoints_from_the_res50_paper_config(
         tmp_path, request, mim):
-    """The issue's run: a 4-keypoint dataset, the ResNet-50 paper config
+    """A downstream run: a 4-keypoint dataset, the ResNet-50 paper config
     inherited by a relative path, only the dataset overridden (the budget
     and the offline weights on the command line) trains, and the config
     the runner dumps holds K = 4."""

@@ -1,5 +1,5 @@
 """PromptPoseOptimWrapperConstructor: the paper configs' decay rules with a
-downstream optimiser that sets no weight_decay (issue 10's protocol)."""
+downstream optimiser that sets no weight_decay (plain Adam)."""
 import os.path as osp
 
 import pytest

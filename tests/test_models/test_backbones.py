@@ -145,7 +145,7 @@ def test_resize_pos_embed_known_bilinear_values():
                                                 ((14, 14), (16, 12)),
                                                 ((8, 6), (8, 8))])
 def test_resize_pos_embed_matches_clamp_bilinear(src_grid, dst_grid):
-    """Decision 13: RN50 7x7 -> 8x8, ViT 14x14 -> 16x16 and non-square
+    """RN50 7x7 -> 8x8, ViT 14x14 -> 16x16 and non-square
     grids resize as CLAMP's ``F.interpolate(mode='bilinear')``, not as the
     bicubic resize (which differs on the same grid)."""
     torch.manual_seed(0)
@@ -588,7 +588,7 @@ def test_vit_drop_path_train_random_eval_deterministic():
 
 
 def test_token_drop_path_one_mask_over_positions_shared_by_batch():
-    """Decision 9: CLAMP's drop path (timm's on sequence-first tokens)
+    """CLAMP's drop path (timm's on sequence-first tokens)
     draws one keep/drop value per token position, the same for every
     sample; kept entries are scaled by 1 / (1 - p)."""
     torch.manual_seed(0)

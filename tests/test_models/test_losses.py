@@ -59,7 +59,7 @@ def test_semantic_loss_matches_hand_computation():
 
 
 def test_semantic_loss_divided_by_all_entries_by_hand():
-    """Decision 15: sums over the valid keypoints, divided by B * K.
+    """Sums over the valid keypoints, divided by B * K (CLAMP's mean).
 
     B = 2, K = 3, scale 1. Sample 0: keypoints 0, 1 valid, 2 invalid
     (its prompt equals prompt 0, so including it would change row 0);

@@ -295,7 +295,7 @@ def test_bad_backbone_output():
 
 
 # ---------------------------------------------------------------------------
-# The eval-mode prompt cache (design decision 6)
+# The eval-mode prompt cache
 # ---------------------------------------------------------------------------
 def _count_runs(neck):
     """The real runs of the neck's text and prompt encoders, recorded by
@@ -487,7 +487,7 @@ def test_deep_copy_caches_its_own_prompts():
 
 
 # ---------------------------------------------------------------------------
-# The published training behaviour (decisions 10 and 11)
+# The published training behaviour (context decoder, context init)
 # ---------------------------------------------------------------------------
 def test_context_decoder_qkv_have_no_bias():
     decoder = ContextDecoder(DIM, width=16, layers=2, num_heads=2)

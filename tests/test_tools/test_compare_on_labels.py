@@ -1,4 +1,4 @@
-"""The DeepLabCut reader and the real-data comparison tool (issue 10).
+"""The DeepLabCut reader and the real-data comparison tool.
 
 The data is a 5-frame copy of DeepLabCut's example project in
 tests/data/deeplabcut (see its README); the comparison runs the tiny

@@ -1,6 +1,6 @@
 """Convert a checkpoint of the published CLAMP code to promptpose_mm's layout.
 
-CLAMP (https://github.com/xuzhang1199/CLAMP, read at its HEAD 9ed65d7) is
+CLAMP (https://github.com/xuzhang1199/CLAMP) is
 PromptPose's original code on MMPose 0.x. The converted file is an MMEngine
 checkpoint for the promptpose_mm config of the same architecture, with
 CLAMP's formula differences folded into the weights (see

@@ -1,8 +1,8 @@
 """The eval-mode keypoint prompts, computed once and kept until stale.
 
 The prompts before PromptPose's context decoder depend on weights only,
-not on the image, so inference (flip test included) computes them once
-(design decision 6). :class:`PromptCache` holds them and drops them on
+not on the image, so inference (flip test included) computes them once.
+:class:`PromptCache` holds them and drops them on
 the public signals that the weights may have changed:
 
 * an optimizer step, any optimizer (a global
