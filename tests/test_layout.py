@@ -1,4 +1,4 @@
-"""The package's folders depend only downward (issue 12, item 1).
+"""The package's folders depend only downward.
 
 Read from the source with ``ast`` (no import runs), so a violation is found
 even in a function-level import.

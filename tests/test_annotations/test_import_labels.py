@@ -1,4 +1,4 @@
-"""DeepLabCut projects and SLEAP files imported as data sets (issue 13).
+"""DeepLabCut projects and SLEAP files imported as data sets.
 
 The projects are written by promptpose_mm.testing.label_projects in the
 tools' own formats (DeepLabCut tables by pandas, SLEAP files by sleap-io)

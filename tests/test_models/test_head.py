@@ -118,7 +118,7 @@ def _fan_in(conv):
 
 @pytest.mark.parametrize('pixel_channels', [None, (256, 256, 256)])
 def test_init_keypoint_normal_pixel_pytorch_default(pixel_channels):
-    """Decision 12, as CLAMP initialises: the keypoint branch (deconvs and
+    """As CLAMP initialises: the keypoint branch (deconvs and
     final conv) N(0, 0.001) with zero biases; the pixel branch PyTorch's
     default, kaiming_uniform(a=sqrt(5)): U(-b, b) with b = 1/sqrt(fan_in),
     i.e. std 1/sqrt(3 fan_in), biases U(-b, b); BatchNorms weight 1, bias
