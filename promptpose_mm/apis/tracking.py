@@ -40,6 +40,10 @@ STATES = (FOLLOWED, SEARCHED, DETECTED, LOST, 'frame', 'fixed')
 # two padded keypoint squares overlapping more than this show one animal
 # (two animals side by side, half a box apart, overlap about 0.35)
 SAME_ANIMAL_IOU = 0.5
+# a followed box's side stays within animal_side / SIDE_RANGE and
+# animal_side * SIDE_RANGE (labelled animals vary about 1.35x around their
+# median padded side; a box much larger shows two)
+SIDE_RANGE = 1.5
 
 # ``run(images, boxes)``: keypoints ``(B, K, 2)`` and scores ``(B, K)`` of
 # one xyxy box in each image (:class:`~promptpose_mm.apis.video.
@@ -240,18 +244,33 @@ class Follower:
         reference = self.animal_side or (track.side if track else 0.0)
         return self.min_side_ratio * reference
 
-    def follow_box(self, track: Track, pose: Pose) -> Tuple[np.ndarray, float]:
+    def follow_box(self,
+                   track: Track,
+                   pose: Pose,
+                   neighbours: Optional[np.ndarray] = None
+                   ) -> Tuple[np.ndarray, float]:
         """Centre ``(2,)`` and side the box of ``track`` moves to.
 
         The box is the padded square around the confident keypoints within
         half a reference side (``animal_side``, else the track's) of their
         median, centred as the training boxes are, so that keypoints that
-        landed on a neighbour neither drag nor grow it. The side moves
-        by at most 1.5 times a frame, does not shrink while fewer than three
-        quarters of the keypoints count (their extent understates the
-        animal's), and stays within half and twice ``animal_side``.
+        landed on a neighbour neither drag nor grow it; with
+        ``neighbours`` (``(M, 2)`` centres of the other animals followed on
+        this frame), a keypoint nearer one of them than the centre of the
+        crop it came from is left out too. The side moves by at most 1.5
+        times a frame, does not shrink while fewer than three quarters of
+        the keypoints count (their extent understates the animal's), and
+        stays within ``1 / SIDE_RANGE`` and ``SIDE_RANGE`` times
+        ``animal_side``.
         """
         keep = pose.points[pose.scores >= self.score_thr]
+        if neighbours is not None and len(neighbours) and len(keep) > 2:
+            looked = (pose.box[:2] + pose.box[2:]) / 2
+            own = np.linalg.norm(keep - looked, axis=1)
+            other = np.linalg.norm(
+                keep[:, None] - np.asarray(neighbours)[None], axis=2).min(1)
+            if (own <= other).sum() >= 2:
+                keep = keep[own <= other]
         middle = np.median(keep, axis=0)
         reach = (self.animal_side or track.side) / 2
         near = keep[np.abs(keep - middle).max(axis=1) <= reach]
@@ -262,13 +281,29 @@ class Follower:
         if partial:
             side = max(side, track.side)
         if self.animal_side:
-            side = min(max(side, self.animal_side / 2), self.animal_side * 2)
+            side = min(
+                max(side, self.animal_side / SIDE_RANGE),
+                self.animal_side * SIDE_RANGE)
         center = (near.min(axis=0) + near.max(axis=0)) / 2
         return center, max(side, self.floor(track), 1.0)
 
-    def update(self, track: Track, pose: Pose, frame: int) -> None:
+    def neighbours(self, n: int, frame: int) -> np.ndarray:
+        """``(M, 2)`` centres on ``frame`` of the animals followed other
+        than ``n``."""
+        centers = [
+            track.center + track.velocity * (frame - track.last_frame)
+            for m, track in enumerate(self.tracks)
+            if m != n and track is not None and track.lost_since is None
+        ]
+        return np.array(centers).reshape(-1, 2)
+
+    def update(self,
+               track: Track,
+               pose: Pose,
+               frame: int,
+               neighbours: Optional[np.ndarray] = None) -> None:
         """Move ``track`` to the animal's keypoints on ``frame``."""
-        center, side = self.follow_box(track, pose)
+        center, side = self.follow_box(track, pose, neighbours)
         steps = frame - track.last_frame
         if track.lost_since is None and steps > 0:
             moved = (center - track.center) / steps
@@ -401,9 +436,10 @@ class Follower:
             for n in followed():
                 track = self.tracks[n]
                 pose = cache.get((t, n))
-                if pose is None or self._off(pose.box,
-                                             self._fitting(track, pose, index),
-                                             track.side):
+                if pose is None or self._off(
+                        pose.box,
+                        self._fitting(track, pose, index,
+                                      self.neighbours(n, index)), track.side):
                     speculate(t, [n], self.rerun_ahead)
                     pose = cache[t, n]
                 if self.confident(pose.scores):
@@ -413,7 +449,8 @@ class Follower:
             self._separate(row, index)
             for n, item in enumerate(row):
                 if item is not None:
-                    self.update(self.tracks[n], item[0], index)
+                    self.update(self.tracks[n], item[0], index,
+                                self.neighbours(n, index))
             due = [
                 n for n in range(self.num_animals)
                 if self._lost(n) and (index - self._lost_frame(n)) %
@@ -426,11 +463,15 @@ class Follower:
                         speculate(t + 1, [n])
         return self._pack(results)
 
-    def _fitting(self, track: Track, pose: Pose, index: int) -> np.ndarray:
+    def _fitting(self,
+                 track: Track,
+                 pose: Pose,
+                 index: int,
+                 neighbours: Optional[np.ndarray] = None) -> np.ndarray:
         """The box ``pose``'s crop should have had: around the animal it
         shows, when it shows one, else the one the frame before implies."""
         if self.confident(pose.scores):
-            return square_xyxy(*self.follow_box(track, pose))
+            return square_xyxy(*self.follow_box(track, pose, neighbours))
         return track.box(index)
 
     def _off(self, used: np.ndarray, want: np.ndarray, side: float) -> bool:
