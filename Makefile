@@ -13,7 +13,7 @@ VENV ?= $(ROOT)/.venv
 override VENV := $(abspath $(VENV))
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.promptpose-ready
-SOURCES := promptpose_mm configs tools tests projects setup.py
+SOURCES := promptpose_mm configs tools tests projects benchmarks setup.py
 DEPS := $(addprefix $(ROOT)/,tools/setup_env.sh requirements/stack.txt \
 	requirements/tests.txt setup.py)
 

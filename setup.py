@@ -63,7 +63,9 @@ if __name__ == '__main__':
         long_description=open(osp.join(HERE, 'README.md')).read(),
         long_description_content_type='text/markdown',
         keywords='pose estimation, animal pose, CLIP, prompt learning, mmpose',
-        packages=find_packages(exclude=('configs', 'tools', 'tests')),
+        packages=find_packages(
+            exclude=('configs', 'tools', 'tests', 'tests.*', 'benchmarks',
+                     'benchmarks.*')),
         include_package_data=True,
         package_data={'promptpose_mm': ['.mim/**/*', '.mim/*']},
         python_requires='>=3.8',

@@ -9,6 +9,9 @@ import pytest
 
 from tests.paths import ROOT
 
+# subprocesses: the environment check and the set-up script
+pytestmark = pytest.mark.slow
+
 SETUP = osp.join(ROOT, 'tools', 'setup_env.sh')
 
 

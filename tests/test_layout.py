@@ -77,8 +77,8 @@ def package_imports() -> Dict[str, Dict[str, Set[str]]]:
             targets = set()
             for imported in imported_names(path, module):
                 head, _, rest = imported.partition('.')
-                if head == 'tools':
-                    targets.add('tools')
+                if head in ('tools', 'benchmarks'):
+                    targets.add(head)
                 elif head == 'promptpose_mm' and rest:
                     targets.add(rest.split('.')[0])
             found[own][rel] = targets - {own}
@@ -159,6 +159,7 @@ print(json.dumps(dict(
 """
 
 
+@pytest.mark.slow  # a subprocess
 def test_what_importing_the_plugin_changes():
     """Exactly what ``promptpose_mm/__init__.py`` lists: registries and the
     checkpoint allow-list; no function or class of torch, MMEngine, MMPose
@@ -188,6 +189,22 @@ def test_what_importing_the_plugin_changes():
     assert found['replaced'] == []
     assert not found['process_group']
     assert found['registered'] == [True, True]
+
+
+def test_benchmarks_are_not_installed():
+    """benchmarks/ (measurements) stays out of the wheel; the package never
+    imports it (test_subpackage_depends_only_downward)."""
+    import ast
+    from setuptools import find_packages
+    tree = ast.parse(open(osp.join(ROOT, 'setup.py')).read())
+    [call] = [
+        node for node in ast.walk(tree) if isinstance(node, ast.Call)
+        and getattr(node.func, 'id', None) == 'find_packages'
+    ]
+    exclude = ast.literal_eval(call.keywords[0].value)
+    packages = find_packages(ROOT, exclude=exclude)
+    assert 'promptpose_mm.models' in packages
+    assert not [p for p in packages if p.split('.')[0] != 'promptpose_mm']
 
 
 def test_the_checker_sees_a_violation(tmp_path):

@@ -22,12 +22,16 @@ import pytest
 
 from tests.paths import ROOT
 
+# subprocesses: builds a package with the set-up script
+pytestmark = pytest.mark.slow
+
 SETUP = osp.join(ROOT, 'tools', 'setup_env.sh')
 UV = osp.join(osp.dirname(sys.executable), 'uv')
 NAME, VERSION = 'pptestpkg', '0.1'
 
 SETUP_PY = """\
 from setuptools import Extension, setup
+
 setup(name='pptestpkg', version='0.1', packages=['pptestpkg'],
       ext_modules=[Extension('pptestpkg._ext', ['pptestpkg/_ext.c'])])
 """

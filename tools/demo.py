@@ -20,6 +20,7 @@ import json
 import os
 import os.path as osp
 import time
+from typing import Optional, Sequence
 
 import mmcv
 from mmengine.config import Config
@@ -29,7 +30,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'promptpose_tiny_ap10k.py')
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=CONFIG, help='config file')
     parser.add_argument(
@@ -38,7 +39,7 @@ def parse_args() -> argparse.Namespace:
         help='where logs, checkpoints and pictures go')
     parser.add_argument(
         '--epochs', type=int, default=None, help='override max_epochs')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def with_clip_archive(cfg: Config, archive: str) -> Config:
@@ -99,8 +100,9 @@ def draw_results(cfg: Config, checkpoint: str, out_dir: str) -> list:
     return written
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    """Run the demo; returns ``dict(untrained=..., trained=...)`` metrics."""
+    args = parse_args(argv)
     import promptpose_mm  # noqa: F401  (registers the plugin)
     from promptpose_mm.testing import build_tiny_clip, save_clip_archive
     work_dir = osp.abspath(args.work_dir)
@@ -139,6 +141,7 @@ def main() -> None:
     if not after['coco/AP'] > before['coco/AP']:
         raise SystemExit('training did not improve the AP: see the log in '
                          f'{work_dir}')
+    return dict(untrained=before, trained=after, pictures=pictures)
 
 
 if __name__ == '__main__':

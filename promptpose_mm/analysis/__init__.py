@@ -1,14 +1,10 @@
 """Analysis tooling behind ``tools/analysis/``: what the prompts see (score
-maps, semantic similarity), pose comparisons, the speed/memory benchmark and
-its cost breakdown, arithmetic counts (PyTorch and ONNX), the real-label
-comparison, video poses against labels (``video_accuracy``), and the
-figures they draw.
+maps, semantic similarity), pose comparisons, the real-label comparison,
+video poses against labels (``video_accuracy``), and the figures they draw.
+Speed and memory measurements live in ``benchmarks/``, outside the package.
 
 Nothing in the model (``models``, ``engine``, ``apis``, ``utils``,
 ``converters``, ``visualization``) imports this subpackage; it imports them.
-Its submodules are imported where they are used (``from
-promptpose_mm.analysis.benchmark import run_benchmark``), so that importing
-one does not pull in matplotlib or the training runner for the others.
 """
 from .pose_comparison import (PoseComparison, compare_poses,
                               ground_truth_poses, predict_poses)

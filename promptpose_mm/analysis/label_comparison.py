@@ -24,7 +24,7 @@ from mmengine.hooks import Hook
 
 from promptpose_mm.annotations.dataset_config import (config_text,
                                                       dataset_entries)
-from .benchmark import markdown_table
+from promptpose_mm.utils.tables import markdown_table
 
 # One PromptPose part switched off alone: the config change it makes.
 ABLATIONS: Dict[str, Dict[str, object]] = {
@@ -95,11 +95,12 @@ def protocol_overrides(data: Dict[str, object], protocol: Protocol,
     model = dict(backbone=dict(init_cfg=None))
     if promptpose:
         model['neck'] = dict(init_cfg=None)
+    entries = dataset_entries(data['train'], data['val'], data['metainfo'],
+                              data['img_root'], protocol.batch_size,
+                              protocol.num_workers)
+    entries['model'] = dict(model, **entries['model'])
     return dict(
-        model=model,
-        **dataset_entries(data['train'], data['val'], data['metainfo'],
-                          data['img_root'], protocol.batch_size,
-                          protocol.num_workers),
+        **entries,
         train_cfg=dict(
             max_epochs=protocol.stop_epoch or protocol.epochs,
             val_interval=protocol.val_interval),

@@ -357,6 +357,7 @@ def test_an_interrupted_write_leaves_the_old_file(tmp_path):
     assert os.listdir(tmp_path) == ['train.json']
 
 
+@pytest.mark.slow  # a subprocess
 def test_command_line_prints_the_summary(dlc_project, tmp_path, capsys):
     import subprocess
     import sys

@@ -12,6 +12,7 @@ is one the allow-list answers, and each loads for ``mim test``, ``--resume``,
 (tests/test_utils/test_checkpoint.py).
 """
 import glob
+import json
 import os
 import os.path as osp
 import pickletools
@@ -22,8 +23,10 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from mmpose.apis import inference_topdown
+from mmpose.apis import init_model as mmpose_init_model
 
-import promptpose_mm  # noqa: F401  (allow-list, safe local loader)
+import promptpose_mm  # noqa: F401  (the allow-list)
 from promptpose_mm.apis.inference import check_pose_checkpoint
 from tests.paths import AP10K, ROOT
 
@@ -171,4 +174,18 @@ def test_best_checkpoint_tests_resumes_and_infers(run, tmp_path, mim):
                           text=True,
                           timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    assert osp.isfile(tmp_path / 'pred' / 'predictions.json')
+    with open(tmp_path / 'pred' / 'predictions.json') as f:
+        written = json.load(f)
+    # the tool's keypoints are those of MMPose's own inference with the
+    # same checkpoint and the whole image as the box
+    model = mmpose_init_model(config, best, device='cpu')
+    expected = inference_topdown(model, image)[0].pred_instances
+    k = model.head.final_layer.out_channels
+    assert len(written['keypoint_names']) == k
+    [result] = written['results']
+    assert result['boxes_from'] == 'whole_image'
+    [instance] = result['instances']
+    np.testing.assert_allclose(
+        instance['keypoints'], expected.keypoints[0], atol=1e-3)
+    np.testing.assert_allclose(
+        instance['keypoint_scores'], expected.keypoint_scores[0], atol=1e-4)

@@ -67,6 +67,7 @@ def test_checkpoint_loads_with_weights_only(trained):
     assert 'neck.text_encoder.context' in checkpoint['state_dict']
 
 
+@pytest.mark.slow  # a subprocess
 def test_without_the_plugin_torch_refuses_it(trained):
     """The check above can fail: plain torch.load refuses the same file."""
     code = ('import sys, torch\n'
@@ -97,11 +98,33 @@ def test_resume_continues_the_run(trained):
     assert 'Epoch(train)   [1]' not in log
 
 
+def logged_val_ap(work_dir: str, epoch: int) -> float:
+    """The ``coco/AP`` a training run logged for its validation at
+    ``epoch`` (its log file)."""
+    import glob
+    import re
+    for path in sorted(glob.glob(osp.join(work_dir, '*', '*.log'))):
+        found = re.findall(
+            rf'Epoch\(val\) +\[{epoch}\]\S* +coco/AP: ([0-9.]+)',
+            open(path).read())
+        if found:
+            return float(found[-1])
+    raise AssertionError(f'no validation at epoch {epoch} in {work_dir}')
+
+
 def test_load_from_evaluates(trained, tmp_path):
+    """load_from puts the epoch-2 weights in the model: its test AP is the
+    AP the run validated at epoch 2 on the same (bundled) images."""
     cfg = tiny_cfg(str(tmp_path), epochs=1)
-    cfg.load_from = osp.join(trained, 'epoch_2.pth')
-    metrics = Runner.from_cfg(cfg).test()
-    assert 0.0 <= metrics['coco/AP'] <= 1.0
+    path = osp.join(trained, 'epoch_2.pth')
+    cfg.load_from = path
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    saved = torch.load(path, weights_only=True)['state_dict']
+    for key in ('head.final_layer.weight', 'neck.gamma'):
+        torch.testing.assert_close(runner.model.state_dict()[key], saved[key])
+    assert metrics['coco/AP'] == pytest.approx(
+        logged_val_ap(trained, 2), abs=1e-4)
 
 
 class _Reduce:

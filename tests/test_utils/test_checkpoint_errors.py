@@ -131,6 +131,7 @@ def test_load_from_refuses_code(bad_files, tmp_path, capfd):
     assert_refused_unrun(info, capfd)
 
 
+@pytest.mark.slow  # a subprocess
 @pytest.mark.parametrize('kind', ['truncated', 'unsafe'])
 def test_inference_tool(bad_files, kind, tmp_path):
     proc = subprocess.run([

@@ -10,7 +10,7 @@ each (model, backend, batch size) once in turn, so that drift of the machine
 hits all of them alike. Prints a Markdown table of the median images/s and
 the speed-up, and the machine::
 
-    python tools/analysis/onnx_speed.py [--models promptpose-rn50 ...] \\
+    python benchmarks/onnx_speed.py [--models promptpose-rn50 ...] \\
         [--batch-sizes 1 16] [--repeats 5] [--work-dir work_dirs/onnx_speed]
 
 The table also gives each graph's arithmetic (multiply-accumulates of its
@@ -25,10 +25,13 @@ As training does, freed CPU memory is kept for the next call
 """
 import argparse
 import os.path as osp
+import sys
 import time
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if ROOT not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, ROOT)
 MODELS = {
     'promptpose-rn50':
     'td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256.py',
@@ -140,9 +143,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     import torch
     from tqdm import tqdm
 
-    from promptpose_mm.analysis.arithmetic import onnx_macs
-    from promptpose_mm.analysis.benchmark import (describe_machine,
-                                                  markdown_table)
+    from benchmarks.arithmetic import onnx_macs
+    from benchmarks.speed import describe_machine, markdown_table
     from promptpose_mm.apis import build_inference_model
     from promptpose_mm.deployment import FoldedPoseModel, export_onnx
     from promptpose_mm.deployment.onnx_export import input_size_of

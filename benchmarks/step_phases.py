@@ -18,8 +18,9 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 import numpy as np
 from mmengine.config import Config
 
-from .arithmetic import mac_counter
-from .benchmark import _Bench, _synchronize, build_benches, markdown_table
+from benchmarks.arithmetic import mac_counter
+from benchmarks.speed import (_Bench, _synchronize, build_benches,
+                              markdown_table)
 
 PREPROCESS = 'data preprocessor'
 FORWARD = 'forward + losses'
@@ -61,7 +62,7 @@ def train_step_phases(bench: _Bench,
         bench (_Bench): the model, its optimizer wrapper and its batch.
         device (str): synchronised between phases when CUDA.
         counters (dict, optional): ``{FORWARD: counter, BACKWARD: counter}``
-            (:func:`~promptpose_mm.analysis.arithmetic.mac_counter`) to
+            (:func:`~benchmarks.arithmetic.mac_counter`) to
             count those phases' arithmetic.
 
     Returns:

@@ -9,18 +9,21 @@ a warm-up call. As the video tool does, freed CPU memory is kept for the
 next batch (``--default-malloc``: the C library's default). Prints a
 Markdown table with the machine::
 
-    python tools/analysis/video_fps.py [--frames 32] [--batch-sizes 1 16] \\
+    python benchmarks/video_fps.py [--frames 32] [--batch-sizes 1 16] \\
         [--device cpu] [--configs tiny rn50 vit-b16]
 """
 import argparse
 import os.path as osp
+import sys
 import tempfile
 import time
 from typing import Optional, Sequence
 
 from promptpose_mm.utils.installed_configs import PAPER_CONFIGS
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if ROOT not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, ROOT)
 # the tiny config and the paper configs (by backbone), under configs/
 CONFIGS = dict(
     tiny='promptpose/td-hm_promptpose-tiny-clip-rn_1xb2-500e_ap10k-256x256.py',
@@ -47,8 +50,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
-    from promptpose_mm.analysis.benchmark import (describe_machine,
-                                                  markdown_table)
+    from benchmarks.speed import describe_machine, markdown_table
     from promptpose_mm.apis import analyze_video, build_inference_model
     from promptpose_mm.apis.cli import keep_freed_memory
     keep_freed_memory(args)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from onnx import TensorProto, helper, numpy_helper
 
-from promptpose_mm.analysis.arithmetic import mac_counter, onnx_macs
+from benchmarks.arithmetic import mac_counter, onnx_macs
 from promptpose_mm.apis import build_inference_model
 from promptpose_mm.deployment import FoldedPoseModel, export_onnx
 from promptpose_mm.deployment.onnx_export import input_size_of

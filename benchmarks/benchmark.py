@@ -5,7 +5,7 @@ downloaded), feeds them a synthetic batch of the configs' input size
 (targets from the config's own codec) and measures them interleaved
 (A, B, A, B, ...) after a warm-up: training steps (forward, backward,
 optimizer step), inference with and without the flip test, and peak memory
-(see promptpose_mm/analysis/benchmark.py for exactly what is counted).
+(see benchmarks/speed.py for exactly what is counted).
 Prints a table of medians (IQR), the ratio PromptPose / SimpleBaseline of
 the medians and the median of the ratios within each repeat (paired), with
 the machine. ``--no-training`` measures inference only. ``--breakdown``
@@ -17,12 +17,12 @@ each phase's arithmetic, with the operators whose time differs most
 
 Usage::
 
-    python tools/analysis/benchmark.py --pair res50 [--batch-size 16] \\
+    python benchmarks/benchmark.py --pair res50 [--batch-size 16] \\
         [--repeats 5] [--warmup 2] [--iters 3] [--device cpu] [--breakdown]
-    python tools/analysis/benchmark.py --configs A.py B.py
-    python tools/analysis/benchmark.py --pair res50 --phases   # step phases
-    python tools/analysis/benchmark.py --pair vit-b --no-training --repeats 15
-    python tools/analysis/benchmark.py --pair res50 --default-malloc
+    python benchmarks/benchmark.py --configs A.py B.py
+    python benchmarks/benchmark.py --pair res50 --phases   # step phases
+    python benchmarks/benchmark.py --pair vit-b --no-training --repeats 15
+    python benchmarks/benchmark.py --pair res50 --default-malloc
 
 Training keeps freed CPU memory for the next step (CPUMemoryReuseHook in
 the configs), and so does the benchmark; ``--default-malloc`` measures with
@@ -30,9 +30,12 @@ glibc's default allocator instead.
 """
 import argparse
 import os.path as osp
+import sys
 from typing import Optional, Sequence, Tuple
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if ROOT not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, ROOT)
 CONFIG_DIR = osp.join(ROOT, 'configs', 'promptpose')
 # PromptPose config and its SimpleBaseline (same backbone and input size)
 PAIRS = {
@@ -115,7 +118,7 @@ def main(argv: Optional[Sequence[str]] = None):
     from mmengine.config import Config
 
     import promptpose_mm  # noqa: F401  (registers the plugin)
-    from promptpose_mm.analysis.benchmark import format_table, run_benchmark
+    from benchmarks.speed import format_table, run_benchmark
     from promptpose_mm.apis.cli import keep_freed_memory
     keep_freed_memory(args)
     configs = {
@@ -157,7 +160,7 @@ def _print_with_configs(table: str, args: argparse.Namespace) -> None:
 
 def phases(configs, args: argparse.Namespace):
     """The training step phase by phase; returns ``(PhaseResult, text)``."""
-    from promptpose_mm.analysis.step_phases import format_phases, run_phases
+    from benchmarks.step_phases import format_phases, run_phases
     table = format_phases(result := run_phases(configs, **_run_options(args)))
     _print_with_configs(table, args)
     return result, table
@@ -167,11 +170,10 @@ def breakdown(result, cfg, args: argparse.Namespace) -> str:
     """Time PromptPose's own parts and tabulate them against the steps."""
     import torch
 
-    from promptpose_mm.analysis.benchmark import (PLAIN_THROUGHPUT,
-                                                  TRAIN_THROUGHPUT,
-                                                  build_random_model,
-                                                  median_iqr, synthetic_batch)
-    from promptpose_mm.analysis.cost_breakdown import format_parts, time_parts
+    from benchmarks.cost_breakdown import format_parts, time_parts
+    from benchmarks.speed import (PLAIN_THROUGHPUT, TRAIN_THROUGHPUT,
+                                  build_random_model, median_iqr,
+                                  synthetic_batch)
     torch.manual_seed(args.seed)
     model = build_random_model(cfg, args.device)
     batch = synthetic_batch(cfg, args.batch_size, args.device, args.seed)

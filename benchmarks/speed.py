@@ -47,7 +47,7 @@ from mmpose.apis.inference import dataset_meta_from_config
 from mmpose.registry import KEYPOINT_CODECS
 from mmpose.structures import PoseDataSample
 
-from promptpose_mm.analysis.arithmetic import mac_counter
+from benchmarks.arithmetic import mac_counter
 from promptpose_mm.apis.builder import build_random_model
 from promptpose_mm.utils import cpu_memory_mode, release_free_cpu_memory
 from promptpose_mm.utils.tables import markdown_table
@@ -235,7 +235,7 @@ class _Bench:
     def gmacs_per_image(self, mode: str) -> float:
         """Multiply-accumulates of one step per image, in billions.
 
-        Counted by :func:`~promptpose_mm.analysis.arithmetic.mac_counter`
+        Counted by :func:`~benchmarks.arithmetic.mac_counter`
         (matrix products, convolutions and attention, the CPU's fused
         attention kernels too, backward included; not the element-wise
         operations or the optimizer's update).

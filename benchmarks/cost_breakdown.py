@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from benchmarks.speed import markdown_table, timed
 from promptpose_mm.models.heads import PromptPoseHead
 from promptpose_mm.models.necks import PromptPoseNeck
 from promptpose_mm.models.structures import PromptPoseFeatures
-from .benchmark import markdown_table, timed
 
 Step = Callable[[], object]
 
