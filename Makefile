@@ -43,11 +43,14 @@ format: $(STAMP)
 	cd $(ROOT) && $(VENV)/bin/isort $(SOURCES)
 	cd $(ROOT) && $(VENV)/bin/yapf --in-place --recursive $(SOURCES)
 
+# two pytest workers (pytest-xdist), each test file in one of them
+XDIST ?= -n 2 --dist loadfile
+
 test: $(STAMP) lint
-	cd $(ROOT) && $(PY) -m pytest $(PYTEST_ARGS)
+	cd $(ROOT) && $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	cd $(ROOT) && $(PY) -m pytest -m 'not slow' $(PYTEST_ARGS)
+	cd $(ROOT) && $(PY) -m pytest $(XDIST) -m 'not slow' $(PYTEST_ARGS)
 
 fresh-check:
 	bash $(ROOT)/tools/fresh_check.sh

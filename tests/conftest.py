@@ -12,6 +12,17 @@ from mmengine.config import Config
 
 from tests.paths import AP10K, TINY_CONFIGS
 
+# Under pytest-xdist (make test runs -n 2), each worker takes its share of
+# the cores, so that two workers' torch jobs do not oversubscribe them;
+# subprocesses (mim, torchrun, the tools) inherit the share.
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    _share = max(1, (os.cpu_count() or 1) //
+                 int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1')))
+    os.environ['OMP_NUM_THREADS'] = str(_share)
+    os.environ['MKL_NUM_THREADS'] = str(_share)
+    import torch
+    torch.set_num_threads(_share)
+
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
 
 

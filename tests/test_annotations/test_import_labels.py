@@ -385,45 +385,10 @@ def test_command_line_prints_the_summary(dlc_project, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_mim_trains_and_tests_the_imported_config(tmp_path, mim):
-    """The two commands of the README: import, then mim train (a tiny
-    backbone, 2 epochs); the evaluation has AP, PCK and EPE, and the best
-    checkpoint is kept; mim test reads it."""
-    root = str(tmp_path / 'lab')
-    write_deeplabcut_project(root, {'cage1': 4, 'cage2': 2}, unlabelled=0.0)
-    result = import_labels(
-        root, str(tmp_path / 'data'), base_config=TINY, batch_size=2)
-    work = str(tmp_path / 'work')
-    output = mim(
-        'train',
-        'mmpose',
-        result['config'],
-        '--work-dir',
-        work,
-        '--cfg-options',
-        'train_cfg.max_epochs=2',
-        'train_cfg.val_interval=1',
-        'default_hooks.logger.interval=1',
-        cwd=str(tmp_path))
-    for metric in ('coco/AP', 'PCK', 'EPE'):
-        assert metric in output
-    best = [name for name in os.listdir(work) if name.startswith('best_')]
-    assert best, os.listdir(work)
-    output = mim(
-        'test',
-        'mmpose',
-        result['config'],
-        '--checkpoint',
-        osp.join(work, best[0]),
-        '--work-dir',
-        work,
-        cwd=str(tmp_path))
-    assert 'coco/AP' in output and 'EPE' in output
-
-
-@pytest.mark.slow
-def test_project_example_runs(tmp_path):
-    """projects/own_labels_example/run.sh: import and a short mim train."""
+def test_project_example_runs(tmp_path, mim):
+    """projects/own_labels_example/run.sh, the README's two commands on the
+    bundled DeepLabCut project: import, a short mim train (evaluated with
+    AP, PCK and EPE, the best checkpoint kept); mim test reads it."""
     import subprocess
     import sys
     env = dict(
@@ -443,8 +408,24 @@ def test_project_example_runs(tmp_path):
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
     assert 'train        1       4          4' in output
+    for metric in ('coco/AP', 'PCK', 'EPE'):
+        assert metric in output
+    best = [n for n in os.listdir(tmp_path / 'train') if n.startswith('best_')]
+    assert best
+    [config] = [
+        n for n in os.listdir(tmp_path / 'data')
+        if n.endswith('.py') and n != 'metainfo.py'
+    ]
+    output = mim(
+        'test',
+        'mmpose',
+        str(tmp_path / 'data' / config),
+        '--checkpoint',
+        str(tmp_path / 'train' / best[0]),
+        '--work-dir',
+        str(tmp_path / 'test'),
+        cwd=str(tmp_path))
     assert 'coco/AP' in output and 'EPE' in output
-    assert [n for n in os.listdir(tmp_path / 'train') if n.startswith('best_')]
 
 
 def test_the_animal_scale_is_the_median_padded_side():

@@ -31,8 +31,8 @@ REACHING_FRAMES = osp.join(REACHING, 'labeled-data', 'reachingvideo1')
 
 
 @pytest.fixture(scope='module')
-def lab_model(tmp_path_factory, mim):
-    """(config, checkpoint) of a 4-keypoint model trained by mim train on
+def lab_model(tmp_path_factory):
+    """(config, checkpoint) of a 4-keypoint model trained (one epoch) on
     an imported project with whole-frame boxes."""
     folder = tmp_path_factory.mktemp('lab')
     write_deeplabcut_project(
@@ -47,16 +47,15 @@ def lab_model(tmp_path_factory, mim):
         box_mode='frame',
         batch_size=2)
     work = str(folder / 'work')
-    mim('train',
-        'mmpose',
-        data['config'],
-        '--work-dir',
-        work,
-        '--cfg-options',
-        'train_cfg.max_epochs=1',
-        'train_cfg.val_interval=1',
-        'default_hooks.checkpoint.interval=1',
-        cwd=str(folder))
+    # one epoch in this process, as mim train runs it
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(data['config'])
+    cfg.work_dir = work
+    cfg.train_cfg.max_epochs = 1
+    cfg.train_cfg.val_interval = 1
+    cfg.default_hooks.checkpoint.interval = 1
+    Runner.from_cfg(cfg).train()
     return data['config'], osp.join(work, 'epoch_1.pth')
 
 

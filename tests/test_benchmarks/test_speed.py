@@ -208,6 +208,7 @@ def test_benchmark_arithmetic_per_image():
     assert counts['PromptPose', 1][0] > counts['SimpleBaseline', 1][0]
 
 
+@pytest.mark.slow  # trains or times several models
 def test_onnx_speed_tool_tiny(tmp_path):
     """The table has a row per model and batch, both backends measured
     below the float32 limit of the graph's arithmetic, and the exported

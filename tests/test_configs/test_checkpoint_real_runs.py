@@ -16,8 +16,6 @@ import json
 import os
 import os.path as osp
 import pickletools
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
@@ -28,7 +26,7 @@ from mmpose.apis import init_model as mmpose_init_model
 
 import promptpose_mm  # noqa: F401  (the allow-list)
 from promptpose_mm.apis.inference import check_pose_checkpoint
-from tests.paths import AP10K, ROOT
+from tests.paths import AP10K, ROOT, load_tool
 
 pytestmark = pytest.mark.slow  # mim train / mim test runs
 
@@ -104,10 +102,23 @@ def run(request, tmp_path_factory, mim):
     tmp = tmp_path_factory.mktemp(request.param)
     config = RUNS[request.param](tmp, request)
     work_dir = str(tmp / 'work')
-    out = mim_train(mim, config, work_dir, str(tmp), 'train_cfg.max_epochs=2',
-                    'train_cfg.val_interval=1',
-                    'default_hooks.checkpoint.interval=1')
+    out = mim(
+        'train',
+        'mmpose',
+        config,
+        '--work-dir',
+        work_dir,
+        '--auto-scale-lr',
+        '--cfg-options',
+        'train_cfg.max_epochs=2',
+        'train_cfg.val_interval=1',
+        'default_hooks.checkpoint.interval=1',
+        cwd=str(tmp))
     assert 'Training finished successfully' in out
+    # --auto-scale-lr: the tiny configs' base batch is their batch (2)
+    assert 'LR is set based on batch size of 2' in open(
+        glob.glob(osp.join(work_dir, '*', '*.log'))[0]).read()
+    assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
     return request.param, config, work_dir
 
 
@@ -152,28 +163,25 @@ def test_best_checkpoint_tests_resumes_and_infers(run, tmp_path, mim):
         str(tmp_path / 'test'),
         cwd=str(tmp_path))
     assert 'Load checkpoint from' in out
-    out = mim_train(
-        mim,
-        config,
-        work_dir,
-        str(tmp_path),
-        'train_cfg.max_epochs=3',
-        'train_cfg.val_interval=3',
-        resume=True)
-    assert 'resumed epoch: 2, iter: ' in out
+    assert 'coco/AP:' in out or 'PCK:' in out
+    if name == 'ap10k':  # resuming does not depend on the data
+        out = mim_train(
+            mim,
+            config,
+            work_dir,
+            str(tmp_path),
+            'train_cfg.max_epochs=3',
+            'train_cfg.val_interval=3',
+            resume=True)
+        assert 'resumed epoch: 2, iter: ' in out
     loaded = check_pose_checkpoint(best, config)
     assert loaded['meta']['epoch'] in (1, 2)
     image = osp.join(AP10K, '000000000004.jpg')
-    proc = subprocess.run([
-        sys.executable,
-        osp.join(ROOT, 'tools', 'inference.py'), image, '--config', config,
-        '--checkpoint', best, '--out-dir',
+    # the image tool, in this process (a subprocess would add nothing)
+    load_tool('inference.py').main([
+        image, '--config', config, '--checkpoint', best, '--out-dir',
         str(tmp_path / 'pred'), '--device', 'cpu'
-    ],
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    ])
     with open(tmp_path / 'pred' / 'predictions.json') as f:
         written = json.load(f)
     # the tool's keypoints are those of MMPose's own inference with the

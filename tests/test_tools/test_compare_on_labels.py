@@ -182,6 +182,7 @@ def test_configs_inherit_and_ablate(tmp_path):
         assert flat['train_cfg'] == cfg.to_dict()['train_cfg']
 
 
+@pytest.mark.slow  # trains or times several models
 def test_compare_tool_runs_the_tiny_pair(tmp_path, capsys):
     tool = load_tool('analysis/compare_on_labels.py')
     work = tmp_path / 'work'

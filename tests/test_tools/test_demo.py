@@ -20,5 +20,9 @@ def test_demo_trains_and_improves(tmp_path):
     assert osp.isfile(osp.join(work_dir, 'epoch_150.pth'))
     with open(osp.join(work_dir, 'metrics.json')) as f:
         assert json.load(f)['trained']['coco/AP'] == after['coco/AP']
-    assert len(result['pictures']) == 2
+    # per bundled image: the predicted pose and the prompts' score maps
+    assert sorted(osp.basename(p) for p in result['pictures']) == [
+        '000000000004_pose.jpg', '000000000004_score_maps.png',
+        '000000037516_pose.jpg', '000000037516_score_maps.png'
+    ]
     assert all(osp.getsize(path) > 10_000 for path in result['pictures'])
