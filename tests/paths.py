@@ -24,6 +24,9 @@ TINY_CONFIGS = dict(
     resnet=TINY,
     vit=osp.join(PROMPTPOSE_CONFIGS,
                  'td-hm_promptpose-tiny-clip-vit_1xb2-500e_ap10k-256x256.py'))
+# the SimpleBaseline twin of the tiny config (same backbone, no prompts)
+TINY_BASELINE = osp.join(PROMPTPOSE_CONFIGS,
+                         'td-hm_clip-tiny-rn_1xb2-500e_ap10k-256x256.py')
 # every shipped config: the short names and the paper's (and tiny) ones
 CONFIG_FILES = sorted(
     glob.glob(osp.join(CONFIG_DIR, '*.py')) +

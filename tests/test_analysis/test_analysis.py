@@ -16,11 +16,10 @@ from promptpose_mm.analysis import (keypoint_prompt_similarity,
 from promptpose_mm.annotations import load_coco_images
 from promptpose_mm.apis import init_model
 from promptpose_mm.models import PromptPoseFeatures
-from tests.paths import AP10K, PROMPTPOSE_CONFIGS, TINY, load_tool
+from tests.paths import AP10K, TINY, TINY_BASELINE, load_tool
 
 PROMPTPOSE = TINY
-BASELINE = osp.join(PROMPTPOSE_CONFIGS,
-                    'td-hm_clip-tiny-rn_1xb2-500e_ap10k-256x256.py')
+BASELINE = TINY_BASELINE
 DATA = AP10K
 ANN_FILE = osp.join(DATA, 'test_ap10k.json')
 IMAGE = osp.join(DATA, '000000000004.jpg')

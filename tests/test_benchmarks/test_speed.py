@@ -11,15 +11,9 @@ import pytest
 import torch
 
 from benchmarks.speed import METRICS, median_iqr, peak_memory, synthetic_batch
-from tests.paths import AP10K, PROMPTPOSE_CONFIGS, TINY
+from tests.paths import TINY, TINY_BASELINE
 
-PROMPTPOSE = TINY
-BASELINE = osp.join(PROMPTPOSE_CONFIGS,
-                    'td-hm_clip-tiny-rn_1xb2-500e_ap10k-256x256.py')
-DATA = AP10K
-ANN_FILE = osp.join(DATA, 'test_ap10k.json')
-IMAGE = osp.join(DATA, '000000000004.jpg')
-RIGHT_EYE = 1  # unlabelled in both AP-10K samples
+PROMPTPOSE, BASELINE = TINY, TINY_BASELINE
 
 
 def _tool(name):
