@@ -65,6 +65,75 @@ def test_entries_report_the_papers_numbers():
         assert ('20 instances per species' in data) == few_shot, name
 
 
+# The paper's AP-10K val AP (%), transcribed from its Tables 1-4 as
+# published, independently of tests/test_configs/recipes.py and the
+# metafiles: {table: {(method, backbone): AP}}; ImageNet = SimpleBaseline
+# from ImageNet weights, CLIP = SimpleBaseline from CLIP weights.
+PUBLISHED = {
+    'Table 1': {
+        ('ImageNet', 'rn50'): 70.2,
+        ('CLIP', 'rn50'): 70.9,
+        ('PromptPose', 'rn50'): 72.9,
+        ('CLIP', 'vit-b16'): 72.6,
+        ('PromptPose', 'vit-b16'): 73.1
+    },
+    'Table 2': {
+        ('ImageNet', 'rn50'): 51.1,
+        ('CLIP', 'rn50'): 51.8,
+        ('PromptPose', 'rn50'): 54.0,
+        ('CLIP', 'vit-b16'): 57.4,
+        ('PromptPose', 'vit-b16'): 58.6
+    },
+    'Table 3': {
+        ('ImageNet', 'rn50'): 72.4,
+        ('CLIP', 'rn50'): 74.4,
+        ('PromptPose', 'rn50'): 75.2,
+        ('CLIP', 'vit-b16'): 73.9,
+        ('PromptPose', 'vit-b16'): 74.2
+    },
+    'Table 4': {
+        ('ImageNet', 'rn50'): 60.7,
+        ('CLIP', 'rn50'): 62.4,
+        ('PromptPose', 'rn50'): 62.6,
+        ('CLIP', 'vit-b16'): 63.8,
+        ('PromptPose', 'vit-b16'): 64.1
+    },
+}
+# Table 5 (CLIP ResNet-50, supervised): the ablation configs' suffixes
+ABLATION = {
+    'pixel': 72.1,
+    'pixel-semantic': 72.6,
+    'pixel-promptenc': 72.3,
+    'all': 72.9
+}
+
+
+def published_ap(name: str) -> float:
+    """The published AP of a config, found from its name alone."""
+    import re
+    match = re.match(
+        r'td-hm_(promptpose-)?(clip-)?(rn50|vit-b16|res50)'
+        r'(?:-([a-z-]+))?_(coco-pre_)?8xb\d+-210e_ap10k-'
+        r'(20shot-)?256x256$', name)
+    assert match, name
+    prompt, clip, backbone, ablation, coco, shot = match.groups()
+    if ablation:
+        return ABLATION[ablation]
+    method = 'PromptPose' if prompt else 'CLIP' if clip else 'ImageNet'
+    table = 1 + bool(shot) + 2 * bool(coco)
+    key = (method, 'rn50' if backbone == 'res50' else backbone)
+    return PUBLISHED[f'Table {table}'][key]
+
+
+def test_entries_match_the_published_tables():
+    entries = model_entries()
+    assert len(entries) == 24
+    for entry in entries:
+        (result, ) = entry['Results']
+        assert result['Metrics']['AP'] == pytest.approx(
+            published_ap(entry['Name']) / 100, abs=1e-9), entry['Name']
+
+
 @pytest.mark.slow  # runs mim
 def test_mim_search_lists_the_models():
     mim = osp.join(osp.dirname(sys.executable), 'mim')
