@@ -261,7 +261,9 @@ class Follower:
         times a frame, does not shrink while fewer than three quarters of
         the keypoints count (their extent understates the animal's), and
         stays within ``1 / SIDE_RANGE`` and ``SIDE_RANGE`` times
-        ``animal_side``.
+        ``animal_side``. While fewer than three quarters count, the centre
+        moves no further than it takes the box to hold them (padded): they
+        show part of the animal, and their centre is not the animal's.
         """
         keep = pose.points[pose.scores >= self.score_thr]
         if neighbours is not None and len(neighbours) and len(keep) > 2:
@@ -284,8 +286,18 @@ class Follower:
             side = min(
                 max(side, self.animal_side / SIDE_RANGE),
                 self.animal_side * SIDE_RANGE)
+        side = max(side, self.floor(track), 1.0)
         center = (near.min(axis=0) + near.max(axis=0)) / 2
-        return center, max(side, self.floor(track), 1.0)
+        if partial:
+            # the confident keypoints show part of the animal: their centre
+            # is not the animal's; move the box no further than it takes
+            # to hold them (padded)
+            pad = self.padding * float(np.ptp(near, axis=0).max())
+            low = near.max(axis=0) + pad - side / 2
+            high = near.min(axis=0) - pad + side / 2
+            center = np.where(low <= high, np.clip(track.center, low, high),
+                              center)
+        return center, side
 
     def neighbours(self, n: int, frame: int) -> np.ndarray:
         """``(M, 2)`` centres on ``frame`` of the animals followed other

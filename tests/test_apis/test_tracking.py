@@ -13,7 +13,7 @@ import pytest
 
 from promptpose_mm.apis import video as video_api
 from promptpose_mm.apis.tracking import (LOST, DetectionTracker, Follower,
-                                         box_iou)
+                                         Pose, Track, box_iou)
 from promptpose_mm.testing.label_projects import write_video
 
 RADIUS = 10
@@ -233,6 +233,30 @@ def test_padding_zero_and_bad_settings():
         Follower(run, boxes=[[10, 10, 5, 20]])
     with pytest.raises(ValueError, match='at least one animal'):
         Follower(run, num_animals=0)
+
+
+def test_a_partly_seen_animal_keeps_its_box_centre():
+    """Two of eight keypoints confident, both on the animal's left: the box
+    moves no further than it takes to hold them (padded), instead of
+    centring on them; all eight confident, it centres on their extent."""
+    follower = Follower(DiskPose(), padding=0.25, animal_side=40)
+    track = Track(np.array([100., 100.]), 40.0, 0)
+    points = np.array([[85., 98.], [90., 102.]] + [[110., 100.]] * 6)
+    scores = np.array([0.9, 0.9] + [0.1] * 6)
+    box = np.array([80., 80., 120., 120.])
+    center, side = follower.follow_box(track, Pose(points, scores, box))
+    assert side == 40.0  # partial: not shrunk
+    np.testing.assert_allclose(center, [100., 100.])
+    # the two points at the box's right edge: the box moves just enough
+    right = Pose(points + [34., 0.], scores, box)
+    center, _ = follower.follow_box(track, right)
+    # x: max 124 + pad 0.25 * 5 - 20 = 105.25; y stays
+    np.testing.assert_allclose(center, [105.25, 100.])
+    whole = Pose(
+        np.array([[84., 90.], [116., 110.]] * 4), np.full(8, 0.9), box)
+    center, side = follower.follow_box(track, whole)
+    np.testing.assert_allclose(center, [100., 100.])
+    assert side == pytest.approx(32 * 1.5)
 
 
 def test_detection_tracker_keeps_identities_through_a_crossing():
