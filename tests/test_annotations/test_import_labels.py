@@ -23,9 +23,8 @@ from promptpose_mm.engine import apply_dataset_keypoints
 from promptpose_mm.testing.label_projects import (MOUSE_PARTS,
                                                   write_deeplabcut_project,
                                                   write_sleap_file)
-from tests.paths import PROMPTPOSE_CONFIGS, ROOT, TINY
+from tests.paths import PROMPTPOSE_CONFIGS, ROOT, TINY, load_tool
 
-TOOL = osp.join(ROOT, 'tools', 'dataset_converters', 'import_labels.py')
 PAPER_RN50 = osp.join(
     PROMPTPOSE_CONFIGS,
     'td-hm_promptpose-clip-rn50_8xb16-210e_ap10k-256x256.py')
@@ -357,31 +356,23 @@ def test_an_interrupted_write_leaves_the_old_file(tmp_path):
     assert os.listdir(tmp_path) == ['train.json']
 
 
-@pytest.mark.slow  # a subprocess
 def test_command_line_prints_the_summary(dlc_project, tmp_path, capsys):
-    import subprocess
-    import sys
+    """The tool's main, in this process (run.sh runs it as a command in
+    test_project_example_runs)."""
+    tool = load_tool('dataset_converters/import_labels.py')
     root, _ = dlc_project
-    proc = subprocess.run([
-        sys.executable, TOOL, root,
+    tool.main([
+        root,
         str(tmp_path / 'out'), '--base-config', TINY, '--box', 'frame'
-    ],
-                          capture_output=True,
-                          text=True,
-                          cwd=str(tmp_path))
-    assert proc.returncode == 0, proc.stderr
-    assert 'split   videos  frames  instances  points' in proc.stdout
-    assert 'train: mim train mmpose' in proc.stdout
-    proc = subprocess.run(
-        [sys.executable, TOOL,
-         str(tmp_path / 'missing'),
-         str(tmp_path / 'o')],
-        capture_output=True,
-        text=True)
-    assert proc.returncode == 1
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith('error: ') and 'missing' in last
-    assert 'does not exist' in last
+    ])
+    out = capsys.readouterr().out
+    assert 'split   videos  frames  instances  points' in out
+    assert 'train: mim train mmpose' in out
+    with pytest.raises(SystemExit) as error:
+        tool.main([str(tmp_path / 'missing'), str(tmp_path / 'o')])
+    message = str(error.value.code)
+    assert message.startswith('error: ') and 'missing' in message
+    assert 'does not exist' in message
 
 
 @pytest.mark.slow
