@@ -361,10 +361,9 @@ def test_command_line_prints_the_summary(dlc_project, tmp_path, capsys):
     test_project_example_runs)."""
     tool = load_tool('dataset_converters/import_labels.py')
     root, _ = dlc_project
-    tool.main([
-        root,
-        str(tmp_path / 'out'), '--base-config', TINY, '--box', 'frame'
-    ])
+    tool.main(
+        [root,
+         str(tmp_path / 'out'), '--base-config', TINY, '--box', 'frame'])
     out = capsys.readouterr().out
     assert 'split   videos  frames  instances  points' in out
     assert 'train: mim train mmpose' in out
