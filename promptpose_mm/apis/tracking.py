@@ -261,9 +261,10 @@ class Follower:
         times a frame, does not shrink while fewer than three quarters of
         the keypoints count (their extent understates the animal's), and
         stays within ``1 / SIDE_RANGE`` and ``SIDE_RANGE`` times
-        ``animal_side``. While fewer than three quarters count, the centre
-        moves no further than it takes the box to hold them (padded): they
-        show part of the animal, and their centre is not the animal's.
+        ``animal_side``. While fewer than three quarters count and other
+        animals are followed, the centre moves no further than it takes the
+        box to hold them (padded): they show part of the animal, and their
+        centre is not the animal's.
         """
         keep = pose.points[pose.scores >= self.score_thr]
         if neighbours is not None and len(neighbours) and len(keep) > 2:
@@ -288,10 +289,12 @@ class Follower:
                 self.animal_side * SIDE_RANGE)
         side = max(side, self.floor(track), 1.0)
         center = (near.min(axis=0) + near.max(axis=0)) / 2
-        if partial:
-            # the confident keypoints show part of the animal: their centre
-            # is not the animal's; move the box no further than it takes
-            # to hold them (padded)
+        if partial and neighbours is not None and len(neighbours):
+            # the confident keypoints show part of the animal, and another
+            # animal is near: their centre is not the animal's, so the box
+            # moves no further than it takes to hold them (padded). Alone,
+            # the box centres on them (an animal that jumps between
+            # sampled frames is caught up with)
             pad = self.padding * float(np.ptp(near, axis=0).max())
             low = near.max(axis=0) + pad - side / 2
             high = near.min(axis=0) - pad + side / 2

@@ -236,25 +236,29 @@ def test_padding_zero_and_bad_settings():
 
 
 def test_a_partly_seen_animal_keeps_its_box_centre():
-    """Two of eight keypoints confident, both on the animal's left: the box
-    moves no further than it takes to hold them (padded), instead of
-    centring on them; all eight confident, it centres on their extent."""
+    """Two of eight keypoints confident, both on the animal's left, another
+    animal followed far away: the box moves no further than it takes to
+    hold them (padded), instead of centring on them; alone, or with all
+    eight confident, it centres on their extent."""
     follower = Follower(DiskPose(), padding=0.25, animal_side=40)
     track = Track(np.array([100., 100.]), 40.0, 0)
     points = np.array([[85., 98.], [90., 102.]] + [[110., 100.]] * 6)
     scores = np.array([0.9, 0.9] + [0.1] * 6)
     box = np.array([80., 80., 120., 120.])
-    center, side = follower.follow_box(track, Pose(points, scores, box))
+    far = np.array([[300., 300.]])
+    center, side = follower.follow_box(track, Pose(points, scores, box), far)
     assert side == 40.0  # partial: not shrunk
     np.testing.assert_allclose(center, [100., 100.])
+    alone, _ = follower.follow_box(track, Pose(points, scores, box))
+    np.testing.assert_allclose(alone, [87.5, 100.])
     # the two points at the box's right edge: the box moves just enough
     right = Pose(points + [34., 0.], scores, box)
-    center, _ = follower.follow_box(track, right)
+    center, _ = follower.follow_box(track, right, far)
     # x: max 124 + pad 0.25 * 5 - 20 = 105.25; y stays
     np.testing.assert_allclose(center, [105.25, 100.])
     whole = Pose(
         np.array([[84., 90.], [116., 110.]] * 4), np.full(8, 0.9), box)
-    center, side = follower.follow_box(track, whole)
+    center, side = follower.follow_box(track, whole, far)
     np.testing.assert_allclose(center, [100., 100.])
     assert side == pytest.approx(32 * 1.5)
 
