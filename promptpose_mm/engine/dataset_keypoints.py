@@ -23,7 +23,6 @@ from promptpose_mm.utils.keypoint_names import (KeypointConfigError,
                                                 model_keypoint_fields)
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-_describe = describe_metainfo
 
 
 def dataset_metainfo(dataset: dict, where: str) -> Tuple[str, dict]:
@@ -34,7 +33,7 @@ def dataset_metainfo(dataset: dict, where: str) -> Tuple[str, dict]:
         dataset, where = dataset['dataset'], where + '.dataset'
     if dataset.get('metainfo') is not None:
         metainfo = dataset['metainfo']
-        return f'{where}.metainfo ({_describe(metainfo)})', metainfo
+        return f'{where}.metainfo ({describe_metainfo(metainfo)})', metainfo
     dataset_type = dataset.get('type')
     if not isinstance(dataset_type, str):
         cls = dataset_type
@@ -48,7 +47,7 @@ def dataset_metainfo(dataset: dict, where: str) -> Tuple[str, dict]:
             'config sets no metainfo: add metainfo=dict(from_file='
             "'PATH/TO/metainfo.py') to the dataset")
     return (f'{where} ({getattr(cls, "__name__", dataset_type)}, '
-            f'{_describe(metainfo)})'), dict(metainfo)
+            f'{describe_metainfo(metainfo)})'), dict(metainfo)
 
 
 def dataset_keypoints(cfg: Config) -> Optional[Tuple[str, dict, List[str]]]:
@@ -128,7 +127,8 @@ def apply_dataset_keypoints(cfg: Config) -> Config:
     if model.get('metainfo') is not None:
         check_model_keypoints(
             keypoint_names_from_metainfo(model['metainfo']),
-            f'model.metainfo ({_describe(model["metainfo"])})', names, source)
+            f'model.metainfo ({describe_metainfo(model["metainfo"])})', names,
+            source)
     else:
         model['metainfo'] = ConfigDict(metainfo)
     neck, head = model_keypoint_fields(
