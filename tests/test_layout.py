@@ -15,9 +15,9 @@ from tests.paths import ROOT
 
 PACKAGE = osp.join(ROOT, 'promptpose_mm')
 
-# What each subpackage may import of the package. The model and its
-# inference (the first seven) never import the tooling: the analysis, the
-# annotation-file tools, the test fixtures or tools/.
+# What each subpackage may import of the package. The model, its inference
+# and the lab tools' file formats (the first eight) never import the
+# tooling: the analysis, the label import, the test fixtures or tools/.
 ALLOWED = {
     'utils': set(),
     'models': {'utils'},
@@ -26,12 +26,13 @@ ALLOWED = {
     'deployment': {'models', 'utils'},
     'converters': {'apis', 'models', 'utils', 'version'},
     'visualization': set(),
-    'annotations': {'utils'},
-    'analysis': {'annotations', 'apis', 'models', 'utils'},
-    'testing': {'models', 'utils'},
+    'io': {'utils'},
+    'annotations': {'io', 'utils'},
+    'analysis': {'annotations', 'apis', 'io', 'models', 'utils'},
+    'testing': {'io', 'models', 'utils'},
 }
 MODEL = ('utils', 'models', 'engine', 'apis', 'deployment', 'converters',
-         'visualization')
+         'visualization', 'io')
 TOOLING = ('analysis', 'annotations', 'testing')
 
 

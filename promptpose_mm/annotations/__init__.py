@@ -8,13 +8,11 @@ from .fewshot import (FewShotSplitError, SpeciesSplit, format_report,
                       load_coco_annotations, make_fewshot_split,
                       make_fewshot_split_file)
 from .importer import import_labels, read_labels
-from .labels import LabelError, LabelledFrame, LabelSet, Skipped
 
 __all__ = [
     'AnnotatedImage', 'CocoFileError', 'boxes_by_image',
     'check_coco_annotations', 'load_coco_images', 'read_coco_file',
     'FewShotSplitError', 'SpeciesSplit', 'format_report',
     'load_coco_annotations', 'make_fewshot_split', 'make_fewshot_split_file',
-    'import_labels', 'read_labels', 'LabelError', 'LabelledFrame', 'LabelSet',
-    'Skipped'
+    'import_labels', 'read_labels'
 ]

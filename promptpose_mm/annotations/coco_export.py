@@ -20,8 +20,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from promptpose_mm.io.labels import LabelledFrame, LabelSet
 from promptpose_mm.utils.boxes import square_box
-from .labels import LabelledFrame, LabelSet
 
 BOX_MODES = ('animal', 'frame')
 

@@ -27,8 +27,8 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .labels import (LabelError, LabelledFrame, LabelSet, Skipped,
-                     check_skeleton, clean_frames)
+from promptpose_mm.io.labels import (LabelError, LabelledFrame, LabelSet,
+                                     Skipped, check_skeleton, clean_frames)
 
 
 def find_label_tables(root: str) -> List[str]:

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from promptpose_mm.io.labels import LabelledFrame, LabelSet, describe_skipped
 from promptpose_mm.utils.boxes import square_box
 from promptpose_mm.utils.installed_configs import (PAPER_CONFIGS,
                                                    installed_config)
@@ -28,7 +29,6 @@ from .coco_export import BOX_MODES, labels_to_coco, write_json_atomic
 from .dataset_config import (config_text, dataset_entries, input_size_entries,
                              merge_entries)
 from .deeplabcut import read_deeplabcut_project
-from .labels import LabelledFrame, LabelSet, describe_skipped
 from .metainfo import (DEFAULT_SIGMA, flip_partners, pose_metainfo,
                        write_metainfo)
 from .sleap import read_sleap_labels

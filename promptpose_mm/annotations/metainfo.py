@@ -1,4 +1,5 @@
-"""An MMPose dataset metainfo file for a :class:`~.labels.LabelSet`.
+"""An MMPose dataset metainfo file for a
+:class:`~promptpose_mm.io.labels.LabelSet`.
 
 Keypoint names are the set's bodyparts, links its skeleton. Flip pairs are
 the set's own (SLEAP's symmetries) or, when it has none, found from
@@ -10,8 +11,8 @@ the strictest).
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from promptpose_mm.io.labels import LabelError, LabelSet
 from promptpose_mm.utils.keypoint_names import humanize_keypoint_name
-from .labels import LabelError, LabelSet
 
 DEFAULT_SIGMA = 0.025
 _PALETTE = [[255, 128, 0], [0, 255, 0], [51, 153, 255], [255, 51, 255],

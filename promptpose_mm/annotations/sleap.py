@@ -20,8 +20,8 @@ from typing import List
 
 import numpy as np
 
-from .labels import (LabelError, LabelledFrame, LabelSet, Skipped,
-                     check_skeleton, clean_frames)
+from promptpose_mm.io.labels import (LabelError, LabelledFrame, LabelSet,
+                                     Skipped, check_skeleton, clean_frames)
 
 
 def _video_names(labels) -> List[str]:

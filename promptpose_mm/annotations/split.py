@@ -16,7 +16,7 @@ from typing import List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from .labels import LabelledFrame
+from promptpose_mm.io.labels import LabelledFrame
 
 
 class Split(NamedTuple):

@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from promptpose_mm.annotations import LabelError, import_labels
+from promptpose_mm.annotations import import_labels
 from promptpose_mm.annotations.coco_export import write_json_atomic
 from promptpose_mm.annotations.deeplabcut import (read_deeplabcut_project,
                                                   read_label_table)
 from promptpose_mm.annotations.sleap import read_sleap_labels
 from promptpose_mm.engine import apply_dataset_keypoints
+from promptpose_mm.io import LabelError
 from promptpose_mm.testing.label_projects import (MOUSE_PARTS,
                                                   write_deeplabcut_project,
                                                   write_sleap_file)
@@ -422,7 +423,7 @@ def test_the_animal_scale_is_the_median_padded_side():
     """Sides by hand: extents 10, 20 and 40 px padded 0.25 a side give
     15, 30 and 60; the median is 30. An all-NaN animal is not counted."""
     from promptpose_mm.annotations.importer import animal_scale
-    from promptpose_mm.annotations.labels import LabelledFrame
+    from promptpose_mm.io.labels import LabelledFrame
     nan = np.full((2, 2), np.nan)
     frames = [
         LabelledFrame('a.png', 100, 100,

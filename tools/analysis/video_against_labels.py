@@ -163,7 +163,7 @@ def deeplabcut_truth(root: str, folder: Optional[str],
     from PIL import Image
 
     from promptpose_mm.annotations.deeplabcut import read_deeplabcut_project
-    from promptpose_mm.annotations.labels import LabelError
+    from promptpose_mm.io.labels import LabelError
     try:
         project = read_deeplabcut_project(root)
     except (LabelError, FileNotFoundError) as error:

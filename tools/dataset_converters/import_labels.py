@@ -25,8 +25,8 @@ from typing import Optional, Sequence
 from promptpose_mm.annotations import import_labels
 from promptpose_mm.annotations.import_options import (add_import_options,
                                                       import_options)
-from promptpose_mm.annotations.labels import LabelError
 from promptpose_mm.apis.cli import tool_parser
+from promptpose_mm.io.labels import LabelError
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
