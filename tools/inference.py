@@ -73,7 +73,7 @@ def collect_images(paths: Sequence[str]) -> List[str]:
 
 def boxes_from_coco(bbox_file: str) -> Dict[str, np.ndarray]:
     """Boxes per image file name (and basename), xyxy, from a COCO JSON."""
-    from promptpose_mm.annotations import CocoFileError, boxes_by_image
+    from promptpose_mm.io.coco import CocoFileError, boxes_by_image
     try:
         return boxes_by_image(bbox_file)
     except (OSError, CocoFileError, KeyError, TypeError) as error:

@@ -11,7 +11,7 @@ import numpy as np
 from mmpose.apis import inference_topdown
 from torch import nn
 
-from promptpose_mm.annotations.coco import AnnotatedImage
+from promptpose_mm.io.coco import AnnotatedImage
 
 
 class PoseComparison(NamedTuple):

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from mmpose.structures.bbox import get_udp_warp_matrix, get_warp_matrix
 from torch import nn
 
-from promptpose_mm.annotations.coco import AnnotatedImage
+from promptpose_mm.io.coco import AnnotatedImage
 from ..models.structures import PromptPoseFeatures
 from ..models.utils import keypoints_inside, sample_keypoint_features
 from .score_maps import capture_prompt_features

@@ -15,7 +15,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence, Tuple
 
-from .coco import CocoFileError, check_coco_annotations, read_coco_file
+from promptpose_mm.io.coco import (CocoFileError, check_coco_annotations,
+                                   read_coco_file)
 
 # How many species an error message lists before summarising.
 _MAX_LISTED = 60
@@ -66,7 +67,7 @@ def load_coco_annotations(path: str) -> Dict[str, Any]:
 
 def check_split_input(coco: Any, source: str) -> None:
     """Check what the split needs of a COCO-style annotation dict: the
-    structure :func:`~promptpose_mm.annotations.coco.check_coco_annotations`
+    structure :func:`~promptpose_mm.io.coco.check_coco_annotations`
     checks, with categories and keypoint annotations.
 
     Raises:

@@ -11,8 +11,8 @@ import argparse
 import inspect
 from typing import Dict, Optional, Sequence, Tuple
 
+from promptpose_mm.io.coco import BOX_MODES
 from promptpose_mm.utils.installed_configs import PAPER_CONFIGS
-from .coco_export import BOX_MODES
 from .importer import import_labels
 
 

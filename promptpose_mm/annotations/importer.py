@@ -3,7 +3,8 @@
 :func:`import_labels` reads the labels (:mod:`.deeplabcut`, :mod:`.sleap`),
 splits them (:mod:`.split`), and writes into ``out_dir``:
 
-- ``train.json`` and ``val.json``: COCO keypoints (:mod:`.coco_export`);
+- ``train.json`` and ``val.json``: COCO keypoints
+  (:mod:`promptpose_mm.io.coco`);
 - ``metainfo.py``: the MMPose metainfo (:mod:`.metainfo`);
 - a config inheriting a PromptPose paper config (ResNet-50 or ViT-B/16)
   that states only this data set (:mod:`.dataset_config`), and records the
@@ -21,11 +22,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from promptpose_mm.io.atomic import write_json_atomic
+from promptpose_mm.io.coco import BOX_MODES, labels_to_coco
 from promptpose_mm.io.labels import LabelledFrame, LabelSet, describe_skipped
 from promptpose_mm.utils.boxes import square_box
 from promptpose_mm.utils.installed_configs import (PAPER_CONFIGS,
                                                    installed_config)
-from .coco_export import BOX_MODES, labels_to_coco, write_json_atomic
 from .dataset_config import (config_text, dataset_entries, input_size_entries,
                              merge_entries)
 from .deeplabcut import read_deeplabcut_project

@@ -18,11 +18,11 @@ written, through pandas and sleap-io rather than by hand, as
 Every file goes to a temporary name first and is renamed into place when
 complete, so an interrupted write never leaves half a file.
 """
-import os
-import os.path as osp
-from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
+
+from promptpose_mm.io.atomic import atomic_write
 
 FORMATS = ('dlc-h5', 'dlc-csv', 'slp', 'analysis-h5', 'nwb', 'boxes')
 SUFFIXES = {
@@ -68,23 +68,6 @@ class VideoPoses(NamedTuple):
     def individuals(self) -> List[str]:
         """Animal slot names: ``animal1``, ``animal2``, ..."""
         return [f'animal{n + 1}' for n in range(self.keypoints.shape[1])]
-
-
-def _atomic(path: str, write: Callable[[str], None]) -> str:
-    """Run ``write(temporary path)`` and rename the result to ``path``."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    stem, ext = osp.splitext(osp.basename(path))
-    if stem.endswith('.analysis'):
-        stem, ext = stem[:-len('.analysis')], '.analysis' + ext
-    partial = osp.join(folder, f'.{stem}.partial{ext}')
-    try:
-        write(partial)
-        os.replace(partial, path)
-    finally:
-        if osp.exists(partial):
-            os.remove(partial)
-    return path
 
 
 def deeplabcut_table(poses: VideoPoses):
@@ -189,14 +172,14 @@ def write_poses(poses: VideoPoses,
     for name in formats:
         path = out_stem + SUFFIXES[name]
         if name == 'dlc-h5':
-            _atomic(
+            atomic_write(
                 path, lambda p: table.to_hdf(
                     p, key='df_with_missing', mode='w', format='table'))
         elif name == 'dlc-csv':
-            _atomic(path, table.to_csv)
+            atomic_write(path, table.to_csv)
         elif name == 'boxes':
             boxes = box_table(poses)
-            _atomic(path, lambda p: boxes.to_csv(p, index=False))
+            atomic_write(path, lambda p: boxes.to_csv(p, index=False))
         else:
             import sleap_io as sio
             save = {
@@ -204,7 +187,7 @@ def write_poses(poses: VideoPoses,
                 'analysis-h5': lambda p: sio.save_analysis_h5(labels, p),
                 'nwb': lambda p: sio.save_nwb(labels, p),
             }[name]
-            _atomic(path, save)
+            atomic_write(path, save)
         written.append(path)
     return written
 
@@ -222,7 +205,7 @@ def render_labelled_video(poses: VideoPoses,
             poses.scores >= score_threshold)[...,
                                              None], poses.keypoints, np.nan))
     labels = sleap_labels(shown, keep_empty=True)
-    _atomic(
+    atomic_write(
         path, lambda p: sio.render_video(
             labels,
             p,

@@ -13,8 +13,8 @@ from PIL import Image
 
 from promptpose_mm.analysis import (keypoint_prompt_similarity,
                                     keypoints_to_input, semantic_similarity)
-from promptpose_mm.annotations import load_coco_images
 from promptpose_mm.apis import init_model
+from promptpose_mm.io.coco import load_coco_images
 from promptpose_mm.models import PromptPoseFeatures
 from tests.paths import AP10K, TINY, TINY_BASELINE, load_tool
 

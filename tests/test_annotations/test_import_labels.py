@@ -15,7 +15,6 @@ import pytest
 from mmengine.config import Config
 
 from promptpose_mm.annotations import import_labels
-from promptpose_mm.annotations.coco_export import write_json_atomic
 from promptpose_mm.annotations.deeplabcut import (read_deeplabcut_project,
                                                   read_label_table)
 from promptpose_mm.annotations.sleap import read_sleap_labels
@@ -345,16 +344,6 @@ def test_not_a_label_source(tmp_path):
             str(tmp_path / 'notes.txt'), str(tmp_path / 'o'), base_config=TINY)
     with pytest.raises(FileNotFoundError, match='no config.yaml'):
         import_labels(str(tmp_path), str(tmp_path / 'o'), base_config=TINY)
-
-
-def test_an_interrupted_write_leaves_the_old_file(tmp_path):
-    path = str(tmp_path / 'train.json')
-    write_json_atomic(path, dict(images=[]))
-    with pytest.raises(TypeError):
-        write_json_atomic(path, dict(images=[object()]))
-    with open(path) as file:
-        assert json.load(file) == dict(images=[])
-    assert os.listdir(tmp_path) == ['train.json']
 
 
 def test_command_line_prints_the_summary(dlc_project, tmp_path, capsys):

@@ -70,8 +70,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     import promptpose_mm  # noqa: F401  (registers the plugin)
     from promptpose_mm.analysis import compare_poses
     from promptpose_mm.analysis.figures import draw_pose_comparison
-    from promptpose_mm.annotations import load_coco_images
     from promptpose_mm.apis import init_model
+    from promptpose_mm.io.coco import load_coco_images
     images = load_coco_images(args.ann_file, args.img_dir,
                               args.images)[:args.max_images]
     models = {

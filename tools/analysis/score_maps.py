@@ -59,7 +59,7 @@ def _inputs(args: argparse.Namespace) -> List[tuple]:
     """(image path, boxes or None) pairs."""
     if args.ann_file is None:
         return [(image, args.bbox) for image in args.images]
-    from promptpose_mm.annotations import load_coco_images
+    from promptpose_mm.io.coco import load_coco_images
     images = load_coco_images(args.ann_file, args.img_dir, args.images or None)
     return [(image.path, image.bboxes) for image in images]
 

@@ -43,8 +43,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     import promptpose_mm  # noqa: F401  (registers the plugin)
     from promptpose_mm.analysis import semantic_similarity
     from promptpose_mm.analysis.figures import draw_similarity_matrix
-    from promptpose_mm.annotations import load_coco_images
     from promptpose_mm.apis import init_model
+    from promptpose_mm.io.coco import load_coco_images
     images = load_coco_images(args.ann_file, args.img_dir)
     model = init_model(
         args.config,

@@ -1,4 +1,5 @@
-"""The one reader of COCO-style keypoint annotation files.
+"""COCO-style keypoint annotation files: the one reader, and the writer of
+a :class:`~.labels.LabelSet`.
 
 Every tool that reads a COCO JSON goes through :func:`read_coco_file` (open,
 parse, check the structure, errors that name the file and say what is
@@ -9,14 +10,33 @@ wrong). On top of it:
 * :func:`boxes_by_image`: per image file, its boxes (the inference tool's
   ``--bbox-file``, which may hold detections without keypoints).
 
-The few-shot split (:mod:`.fewshot`) reads with :func:`read_coco_file` and
-adds its own checks.
+The few-shot split (:mod:`promptpose_mm.annotations.fewshot`) reads with
+:func:`read_coco_file` and adds its own checks.
+
+:func:`labels_to_coco` writes a :class:`~.labels.LabelSet` as COCO keypoint
+annotations. Boxes (the crop a top-down model sees) come in two modes,
+recorded in the import's config so that inference can match them:
+
+- ``'animal'``: a square around the instance's labelled points, centred on
+  them, grown by ``padding`` times its side on every side;
+- ``'frame'``: the whole image (fixed-camera lab videos, one animal, as
+  DeepLabCut trains).
+
+Every annotation's ``area`` (the OKS scale of ``CocoMetric``) is that of the
+padded square in both modes, so AP means the same whichever box is used.
+Unlabelled points are ``0, 0, 0`` (visibility 0), labelled ones have
+visibility 2.
 """
 import json
 import os.path as osp
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
+
+from promptpose_mm.utils.boxes import square_box
+from .labels import LabelledFrame, LabelSet
+
+BOX_MODES = ('animal', 'frame')
 
 
 class CocoFileError(ValueError):
@@ -245,3 +265,70 @@ def boxes_by_image(ann_file: str) -> Dict[str, np.ndarray]:
         by_name[name] = array
         by_name.setdefault(osp.basename(name), array)
     return by_name
+
+
+def labels_to_coco(label_set: LabelSet,
+                   frames: Optional[Sequence[LabelledFrame]] = None,
+                   box_mode: str = 'animal',
+                   padding: float = 0.25) -> dict:
+    """COCO keypoint annotations of labelled frames.
+
+    Image ids count from 1 in the order of ``frames``, annotation ids in
+    the order of their instances; one category (id 1, the set's name)
+    with the keypoint names and the skeleton (1-based, as COCO writes it).
+
+    Args:
+        label_set (LabelSet): names and skeleton (and the frames, when
+            ``frames`` is None).
+        frames (Sequence[LabelledFrame], optional): the frames to write.
+        box_mode (str): ``'animal'`` or ``'frame'`` (see the module).
+        padding (float): the animal box's padding per side.
+
+    Returns:
+        dict: ``images``, ``annotations`` and ``categories``.
+    """
+    if box_mode not in BOX_MODES:
+        raise ValueError(f'box_mode must be one of {BOX_MODES}, got '
+                         f'{box_mode!r}')
+    frames = label_set.frames if frames is None else frames
+    index = {name: i for i, name in enumerate(label_set.bodyparts)}
+    images, annotations = [], []
+    for image_id, frame in enumerate(frames, start=1):
+        images.append(
+            dict(
+                id=image_id,
+                file_name=frame.file_name,
+                width=int(frame.width),
+                height=int(frame.height)))
+        for points in frame.instances:
+            labelled = np.isfinite(points).all(axis=1)
+            if not labelled.any():
+                continue
+            keypoints: List[float] = []
+            for (x, y), seen in zip(points, labelled):
+                keypoints += [float(x), float(y), 2] if seen else [0.0, 0.0, 0]
+            square = square_box(points, padding)
+            box = square if box_mode == 'animal' else [
+                0.0, 0.0, float(frame.width),
+                float(frame.height)
+            ]
+            annotations.append(
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=image_id,
+                    category_id=1,
+                    keypoints=keypoints,
+                    num_keypoints=int(labelled.sum()),
+                    bbox=box,
+                    area=square[2] * square[3],
+                    iscrowd=0))
+    categories = [
+        dict(
+            id=1,
+            name=label_set.name,
+            supercategory='animal',
+            keypoints=list(label_set.bodyparts),
+            skeleton=[[index[a] + 1, index[b] + 1]
+                      for a, b in label_set.skeleton])
+    ]
+    return dict(images=images, annotations=annotations, categories=categories)
