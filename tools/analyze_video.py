@@ -41,7 +41,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from promptpose_mm.annotations.pose_files import FORMATS
+from promptpose_mm.io.poses import FORMATS
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -170,13 +170,12 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
     keep_freed_memory(args)
     from mmengine.logging import print_log
 
-    from promptpose_mm.annotations.pose_files import (VideoPoses,
-                                                      render_labelled_video,
-                                                      write_poses)
     from promptpose_mm.apis import (analyze_video, box_source_warning,
                                     check_pose_checkpoint, default_box_source,
                                     init_model, load_config)
     from promptpose_mm.apis.video import VideoError
+    from promptpose_mm.io.poses import (VideoPoses, render_labelled_video,
+                                        write_poses)
     writable_folder(args.out_dir)
     try:
         cfg = load_config(args.config)

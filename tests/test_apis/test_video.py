@@ -14,12 +14,11 @@ import pytest
 from mmengine.config import Config
 
 from promptpose_mm.annotations import import_labels
-from promptpose_mm.annotations.pose_files import (VideoPoses, deeplabcut_table,
-                                                  read_deeplabcut_predictions,
-                                                  write_poses)
 from promptpose_mm.apis.video import (VideoError, analyze_video,
                                       box_source_warning, default_box_source,
                                       open_video)
+from promptpose_mm.io.poses import (VideoPoses, deeplabcut_table,
+                                    read_deeplabcut_predictions, write_poses)
 from promptpose_mm.testing.label_projects import (MOUSE_PARTS,
                                                   write_animal_video,
                                                   write_deeplabcut_project,
@@ -234,7 +233,7 @@ def test_labelled_video_draws_each_point_where_it_is(tmp_path):
     one under the score cut-off and the lost animal not at all."""
     import sleap_io as sio
 
-    from promptpose_mm.annotations.pose_files import render_labelled_video
+    from promptpose_mm.io.poses import render_labelled_video
     frames, size = 4, (96, 80)
     video = str(tmp_path / 'flat.avi')
     write_video(video, [np.full((80, 96, 3), 90, np.uint8)] * frames)

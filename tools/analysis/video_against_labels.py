@@ -375,8 +375,7 @@ def run_video_tool(args: argparse.Namespace, video: str) -> np.ndarray:
     """``tools/analyze_video.py`` with its defaults on ``video``: the
     ``(T, N, K, 2)`` points of its DeepLabCut ``.h5``, model keypoint
     order."""
-    from promptpose_mm.annotations.pose_files import \
-        read_deeplabcut_predictions
+    from promptpose_mm.io.poses import read_deeplabcut_predictions
     argv = [
         video, '--config', args.config, '--checkpoint', args.checkpoint,
         '--out-dir', args.out_dir, '--formats', 'dlc-h5', 'boxes',

@@ -22,7 +22,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from promptpose_mm.io.atomic import atomic_write
+from .atomic import atomic_write
 
 FORMATS = ('dlc-h5', 'dlc-csv', 'slp', 'analysis-h5', 'nwb', 'boxes')
 SUFFIXES = {
