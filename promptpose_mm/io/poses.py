@@ -4,10 +4,7 @@ A :class:`VideoPoses` holds what a model predicted on every frame of one
 video: ``(T, N, K)`` coordinates and scores of up to ``N`` animals. It is
 written, through pandas and sleap-io rather than by hand, as
 
-- DeepLabCut's analysis table (``.h5`` with key ``df_with_missing``, and
-  ``.csv``): column levels ``scorer / bodyparts / coords`` (``x``, ``y``,
-  ``likelihood``), with ``individuals`` between the first two when several
-  animals are tracked; one row per frame;
+- DeepLabCut's analysis table (``.h5`` and ``.csv``, :mod:`.deeplabcut`);
 - a SLEAP labels file (``.slp``) of predicted instances, its analysis HDF5
   (``.analysis.h5``) and NWB with ndx-pose (``.nwb``), all by sleap-io;
 - the boxes the model ran on and each animal's state per frame
@@ -68,29 +65,6 @@ class VideoPoses(NamedTuple):
     def individuals(self) -> List[str]:
         """Animal slot names: ``animal1``, ``animal2``, ..."""
         return [f'animal{n + 1}' for n in range(self.keypoints.shape[1])]
-
-
-def deeplabcut_table(poses: VideoPoses):
-    """The DeepLabCut analysis table (pandas DataFrame) of ``poses``.
-
-    One row per frame (index 0 .. T-1); columns ``(scorer, bodypart,
-    coord)`` for one animal slot, ``(scorer, individual, bodypart, coord)``
-    for several, ``coord`` in ``x, y, likelihood``; empty slots are NaN.
-    """
-    import pandas as pd
-    frames, animals, parts = poses.scores.shape
-    values = np.concatenate([poses.keypoints, poses.scores[..., None]],
-                            axis=-1).reshape(frames, animals * parts * 3)
-    if animals == 1:
-        columns = pd.MultiIndex.from_product(
-            [[poses.scorer], poses.bodyparts, ['x', 'y', 'likelihood']],
-            names=['scorer', 'bodyparts', 'coords'])
-    else:
-        columns = pd.MultiIndex.from_product(
-            [[poses.scorer], poses.individuals, poses.bodyparts,
-             ['x', 'y', 'likelihood']],
-            names=['scorer', 'individuals', 'bodyparts', 'coords'])
-    return pd.DataFrame(values, columns=columns, index=np.arange(frames))
 
 
 def box_table(poses: VideoPoses):
@@ -164,19 +138,14 @@ def write_poses(poses: VideoPoses,
     if unknown:
         raise ValueError(f'unknown output formats {unknown}; choose from '
                          f'{list(SUFFIXES)}')
+    from .deeplabcut import write_deeplabcut_predictions  # it imports this
     written = []
-    table = deeplabcut_table(poses) if {'dlc-h5', 'dlc-csv'
-                                        } & set(formats) else None
     labels = sleap_labels(poses) if {'slp', 'analysis-h5', 'nwb'
                                      } & set(formats) else None
     for name in formats:
         path = out_stem + SUFFIXES[name]
-        if name == 'dlc-h5':
-            atomic_write(
-                path, lambda p: table.to_hdf(
-                    p, key='df_with_missing', mode='w', format='table'))
-        elif name == 'dlc-csv':
-            atomic_write(path, table.to_csv)
+        if name in ('dlc-h5', 'dlc-csv'):
+            write_deeplabcut_predictions(poses, path)
         elif name == 'boxes':
             boxes = box_table(poses)
             atomic_write(path, lambda p: boxes.to_csv(p, index=False))
@@ -213,25 +182,3 @@ def render_labelled_video(poses: VideoPoses,
             fps=poses.fps or None,
             show_progress=show_progress))
     return path
-
-
-def read_deeplabcut_predictions(path: str) -> Tuple[np.ndarray, np.ndarray]:
-    """``(T, N, K, 2)`` coordinates and ``(T, N, K)`` likelihoods of a
-    DeepLabCut analysis ``.h5`` or ``.csv`` (one or several animals)."""
-    import pandas as pd
-    if path.endswith('.h5'):
-        table = pd.read_hdf(path)
-    else:
-        with open(path) as file:
-            file.readline()
-            multi = file.readline().startswith('individuals')
-        table = pd.read_csv(
-            path, header=list(range(4 if multi else 3)), index_col=0)
-    levels = table.columns.nlevels
-    frames = len(table)
-    parts = table.columns.get_level_values(levels - 2).unique()
-    animals = (
-        table.columns.get_level_values(1).unique() if levels == 4 else [''])
-    values = table.to_numpy(dtype=np.float64).reshape(frames, len(animals),
-                                                      len(parts), 3)
-    return values[..., :2], values[..., 2]

@@ -203,8 +203,8 @@ def test_padding_zero_is_kept(tool):
 def test_deeplabcut_frames_become_a_video(tool, tmp_path):
     """The bundled project's folder (frames of two sizes) as a lossless
     video, with its labels at the right frames, and a --frames cut."""
-    from promptpose_mm.annotations.deeplabcut import read_deeplabcut_project
     from promptpose_mm.apis.video import open_video
+    from promptpose_mm.io.deeplabcut import read_deeplabcut_project
     project = read_deeplabcut_project(REACHING)
     truth = tool.load_truth(REACHING, None, None, None, str(tmp_path))
     assert len(truth.points) == len(project.frames) == 5

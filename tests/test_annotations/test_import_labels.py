@@ -15,11 +15,10 @@ import pytest
 from mmengine.config import Config
 
 from promptpose_mm.annotations import import_labels
-from promptpose_mm.annotations.deeplabcut import (read_deeplabcut_project,
-                                                  read_label_table)
 from promptpose_mm.annotations.sleap import read_sleap_labels
 from promptpose_mm.engine import apply_dataset_keypoints
 from promptpose_mm.io import LabelError
+from promptpose_mm.io.deeplabcut import read_deeplabcut_project
 from promptpose_mm.testing.label_projects import (MOUSE_PARTS,
                                                   write_deeplabcut_project,
                                                   write_sleap_file)
@@ -78,21 +77,6 @@ def test_deeplabcut_points_are_exported_exactly(dlc_project, tmp_path):
     assert (result['counts']['train']['points'] +
             result['counts']['val']['points']) == points
     assert result['img_root'] == osp.abspath(root)
-
-
-def test_h5_twin_reads_as_the_csv(tmp_path):
-    root = str(tmp_path / 'both')
-    drawn = write_deeplabcut_project(root, {'v1': 3}, table_format='both')
-    table = osp.join(root, 'labeled-data', 'v1', 'CollectedData_lab')
-    from_csv = read_label_table(table + '.csv')
-    from_h5 = read_label_table(table + '.h5')
-    assert list(from_csv.index) == list(from_h5.index)
-    assert list(from_csv.columns) == list(from_h5.columns)
-    np.testing.assert_array_equal(from_csv.to_numpy(), from_h5.to_numpy())
-    os.remove(table + '.csv')  # the .h5 alone
-    labels = read_deeplabcut_project(root)
-    for frame, truth in zip(labels.frames, drawn):
-        np.testing.assert_array_equal(frame.instances, truth.points)
 
 
 def test_multi_animal_project(tmp_path):
@@ -316,18 +300,6 @@ def test_bodyparts_that_differ_from_config_yaml(dlc_project, tmp_path):
     message = str(error.value)
     assert 'CollectedData_lab.csv' in message and 'config.yaml' in message
     assert 'tailbase' in message and 'tail_tip' in message
-
-
-def test_duplicated_frame_is_an_error(tmp_path):
-    root = str(tmp_path / 'dup')
-    write_deeplabcut_project(root, {'v1': 3})
-    table = osp.join(root, 'labeled-data', 'v1', 'CollectedData_lab.csv')
-    with open(table) as file:
-        lines = file.read().splitlines()
-    with open(table, 'w') as file:
-        file.write('\n'.join(lines + [lines[-1]]) + '\n')
-    with pytest.raises(LabelError, match='more than once.*img002.png'):
-        read_deeplabcut_project(root)
 
 
 def test_sleap_file_without_labelled_frames(tmp_path):

@@ -17,8 +17,8 @@ from promptpose_mm.annotations import import_labels
 from promptpose_mm.apis.video import (VideoError, analyze_video,
                                       box_source_warning, default_box_source,
                                       open_video)
-from promptpose_mm.io.poses import (VideoPoses, deeplabcut_table,
-                                    read_deeplabcut_predictions, write_poses)
+from promptpose_mm.io.deeplabcut import read_deeplabcut_predictions
+from promptpose_mm.io.poses import VideoPoses
 from promptpose_mm.testing.label_projects import (MOUSE_PARTS,
                                                   write_animal_video,
                                                   write_deeplabcut_project,
@@ -347,28 +347,6 @@ def test_default_boxes_follow_the_training_boxes(tmp_path):
     assert box_source_warning(crops, 'track') is None
     assert box_source_warning(frames, 'frame') is None
     assert 'use --boxes frame' in box_source_warning(frames, 'track')
-
-
-def test_deeplabcut_table_layout_and_round_trip(tmp_path):
-    rng = np.random.default_rng(0)
-    points = rng.uniform(0, 90, (5, 2, 4, 2))
-    scores = rng.uniform(0, 1, (5, 2, 4))
-    points[2, 1] = np.nan  # no second animal on frame 2
-    scores[2, 1] = np.nan
-    poses = VideoPoses('v.avi', points, scores, MOUSE_PARTS, [], 10.0, 'pp')
-    table = deeplabcut_table(poses)
-    assert table.columns.names == [
-        'scorer', 'individuals', 'bodyparts', 'coords'
-    ]
-    assert table[('pp', 'animal1', 'snout', 'likelihood')].tolist() == \
-        scores[:, 0, 0].tolist()
-    files = write_poses(poses, str(tmp_path / 'vpp'), ['dlc-h5', 'dlc-csv'])
-    for path in files:
-        got_points, got_scores = read_deeplabcut_predictions(path)
-        np.testing.assert_array_equal(got_points, points)
-        np.testing.assert_array_equal(got_scores, scores)
-    with pytest.raises(ValueError, match='unknown output formats'):
-        write_poses(poses, str(tmp_path / 'x'), ['mat'])
 
 
 @pytest.mark.slow

@@ -17,10 +17,10 @@ from promptpose_mm.analysis.label_comparison import (ABLATIONS, Protocol,
                                                      format_comparison,
                                                      write_protocol_configs)
 from promptpose_mm.annotations import import_labels
-from promptpose_mm.annotations.deeplabcut import read_deeplabcut_project
 from promptpose_mm.annotations.metainfo import pose_metainfo
 from promptpose_mm.engine import apply_dataset_keypoints
 from promptpose_mm.io import LabelSet
+from promptpose_mm.io.deeplabcut import read_deeplabcut_project
 from promptpose_mm.utils.boxes import square_box
 from tests.paths import REACHING, ROOT, load_tool
 

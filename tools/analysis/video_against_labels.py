@@ -162,7 +162,7 @@ def deeplabcut_truth(root: str, folder: Optional[str],
     order as a lossless video into ``work``."""
     from PIL import Image
 
-    from promptpose_mm.annotations.deeplabcut import read_deeplabcut_project
+    from promptpose_mm.io.deeplabcut import read_deeplabcut_project
     from promptpose_mm.io.labels import LabelError
     try:
         project = read_deeplabcut_project(root)
@@ -375,7 +375,7 @@ def run_video_tool(args: argparse.Namespace, video: str) -> np.ndarray:
     """``tools/analyze_video.py`` with its defaults on ``video``: the
     ``(T, N, K, 2)`` points of its DeepLabCut ``.h5``, model keypoint
     order."""
-    from promptpose_mm.io.poses import read_deeplabcut_predictions
+    from promptpose_mm.io.deeplabcut import read_deeplabcut_predictions
     argv = [
         video, '--config', args.config, '--checkpoint', args.checkpoint,
         '--out-dir', args.out_dir, '--formats', 'dlc-h5', 'boxes',

@@ -1,4 +1,6 @@
-"""DeepLabCut projects read into a :class:`~.labels.LabelSet`.
+"""DeepLabCut's files: a project's labels read into a
+:class:`~.labels.LabelSet`, and predictions written (and read back) as
+DeepLabCut's analysis table.
 
 A project is a folder with ``config.yaml`` and
 ``labeled-data/<video>/CollectedData_<scorer>.h5`` (the table DeepLabCut
@@ -20,6 +22,12 @@ The label table must name exactly the keypoints of ``config.yaml``;
 otherwise a :class:`~.labels.LabelError` names both lists. Images that are
 missing or unreadable are reported as skipped, as are points outside their
 image and frames without a labelled point (:func:`~.labels.clean_frames`).
+
+Predictions (:class:`~.poses.VideoPoses`) are written, through pandas, as
+DeepLabCut's analysis table (``.h5`` with key ``df_with_missing``, and
+``.csv``): column levels ``scorer / bodyparts / coords`` (``x``, ``y``,
+``likelihood``), with ``individuals`` between the first two when several
+animals are tracked; one row per frame.
 """
 import glob
 import os.path as osp
@@ -27,8 +35,10 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from promptpose_mm.io.labels import (LabelError, LabelledFrame, LabelSet,
-                                     Skipped, check_skeleton, clean_frames)
+from .atomic import atomic_write
+from .labels import (LabelError, LabelledFrame, LabelSet, Skipped,
+                     check_skeleton, clean_frames)
+from .poses import VideoPoses
 
 
 def find_label_tables(root: str) -> List[str]:
@@ -224,3 +234,59 @@ def read_deeplabcut_project(root: str) -> LabelSet:
         flip_pairs=None,
         skipped=skipped,
         source='deeplabcut')
+
+
+def deeplabcut_table(poses: VideoPoses):
+    """The DeepLabCut analysis table (pandas DataFrame) of ``poses``.
+
+    One row per frame (index 0 .. T-1); columns ``(scorer, bodypart,
+    coord)`` for one animal slot, ``(scorer, individual, bodypart, coord)``
+    for several, ``coord`` in ``x, y, likelihood``; empty slots are NaN.
+    """
+    import pandas as pd
+    frames, animals, parts = poses.scores.shape
+    values = np.concatenate([poses.keypoints, poses.scores[..., None]],
+                            axis=-1).reshape(frames, animals * parts * 3)
+    if animals == 1:
+        columns = pd.MultiIndex.from_product(
+            [[poses.scorer], poses.bodyparts, ['x', 'y', 'likelihood']],
+            names=['scorer', 'bodyparts', 'coords'])
+    else:
+        columns = pd.MultiIndex.from_product(
+            [[poses.scorer], poses.individuals, poses.bodyparts,
+             ['x', 'y', 'likelihood']],
+            names=['scorer', 'individuals', 'bodyparts', 'coords'])
+    return pd.DataFrame(values, columns=columns, index=np.arange(frames))
+
+
+def write_deeplabcut_predictions(poses: VideoPoses, path: str) -> str:
+    """Write ``poses`` as DeepLabCut's analysis table: ``.h5`` (key
+    ``df_with_missing``) or, for any other suffix, ``.csv``."""
+    table = deeplabcut_table(poses)
+    if path.endswith('.h5'):
+        return atomic_write(
+            path, lambda p: table.to_hdf(
+                p, key='df_with_missing', mode='w', format='table'))
+    return atomic_write(path, table.to_csv)
+
+
+def read_deeplabcut_predictions(path: str) -> Tuple[np.ndarray, np.ndarray]:
+    """``(T, N, K, 2)`` coordinates and ``(T, N, K)`` likelihoods of a
+    DeepLabCut analysis ``.h5`` or ``.csv`` (one or several animals)."""
+    import pandas as pd
+    if path.endswith('.h5'):
+        table = pd.read_hdf(path)
+    else:
+        with open(path) as file:
+            file.readline()
+            multi = file.readline().startswith('individuals')
+        table = pd.read_csv(
+            path, header=list(range(4 if multi else 3)), index_col=0)
+    levels = table.columns.nlevels
+    frames = len(table)
+    parts = table.columns.get_level_values(levels - 2).unique()
+    animals = (
+        table.columns.get_level_values(1).unique() if levels == 4 else [''])
+    values = table.to_numpy(dtype=np.float64).reshape(frames, len(animals),
+                                                      len(parts), 3)
+    return values[..., :2], values[..., 2]
