@@ -1,8 +1,8 @@
 """A DeepLabCut project or a SLEAP file to a ready-to-train data set.
 
 :func:`import_labels` reads the labels
-(:mod:`promptpose_mm.io.deeplabcut`, :mod:`.sleap`), splits them
-(:mod:`.split`), and writes into ``out_dir``:
+(:mod:`promptpose_mm.io.deeplabcut`, :mod:`promptpose_mm.io.sleap`),
+splits them (:mod:`.split`), and writes into ``out_dir``:
 
 - ``train.json`` and ``val.json``: COCO keypoints
   (:mod:`promptpose_mm.io.coco`);
@@ -27,6 +27,7 @@ from promptpose_mm.io.atomic import write_json_atomic
 from promptpose_mm.io.coco import BOX_MODES, labels_to_coco
 from promptpose_mm.io.deeplabcut import read_deeplabcut_project
 from promptpose_mm.io.labels import LabelledFrame, LabelSet, describe_skipped
+from promptpose_mm.io.sleap import read_sleap_labels
 from promptpose_mm.utils.boxes import square_box
 from promptpose_mm.utils.installed_configs import (PAPER_CONFIGS,
                                                    installed_config)
@@ -34,7 +35,6 @@ from .dataset_config import (config_text, dataset_entries, input_size_entries,
                              merge_entries)
 from .metainfo import (DEFAULT_SIGMA, flip_partners, pose_metainfo,
                        write_metainfo)
-from .sleap import read_sleap_labels
 from .split import split_frames
 
 

@@ -5,8 +5,9 @@ video: ``(T, N, K)`` coordinates and scores of up to ``N`` animals. It is
 written, through pandas and sleap-io rather than by hand, as
 
 - DeepLabCut's analysis table (``.h5`` and ``.csv``, :mod:`.deeplabcut`);
-- a SLEAP labels file (``.slp``) of predicted instances, its analysis HDF5
-  (``.analysis.h5``) and NWB with ndx-pose (``.nwb``), all by sleap-io;
+- a SLEAP labels file (``.slp``) of predicted instances and its analysis
+  HDF5 (``.analysis.h5``), by sleap-io (:mod:`.sleap`), and NWB with
+  ndx-pose (``.nwb``), also by sleap-io;
 - the boxes the model ran on and each animal's state per frame
   (``_boxes.csv``: ``frame, individual, state, x1, y1, x2, y2``);
 - a labelled video rendered by sleap-io, points under a score cut-off left
@@ -83,43 +84,6 @@ def box_table(poses: VideoPoses):
     return table
 
 
-def sleap_labels(poses: VideoPoses, keep_empty: bool = False):
-    """The predictions as a ``sleap_io.Labels`` of predicted instances
-    (one track per animal slot; empty slots are left out unless
-    ``keep_empty``, which keeps every frame for rendering)."""
-    import sleap_io as sio
-    skeleton = sio.Skeleton(
-        list(poses.bodyparts),
-        edges=[tuple(link) for link in poses.skeleton],
-        name=poses.scorer)
-    video = sio.Video.from_filename(poses.video)
-    tracks = [sio.Track(name) for name in poses.individuals]
-    labelled = []
-    for t in range(poses.keypoints.shape[0]):
-        instances = []
-        for n, track in enumerate(tracks):
-            points = poses.keypoints[t, n]
-            if np.isnan(points).all() and not keep_empty:
-                continue
-            scores = np.nan_to_num(poses.scores[t, n])
-            instances.append(
-                sio.PredictedInstance.from_numpy(
-                    points,
-                    skeleton=skeleton,
-                    point_scores=scores,
-                    score=float(scores.mean()),
-                    track=track))
-        if instances:
-            labelled.append(
-                sio.LabeledFrame(
-                    video=video, frame_idx=t, instances=instances))
-    return sio.Labels(
-        labeled_frames=labelled,
-        videos=[video],
-        skeletons=[skeleton],
-        tracks=tracks)
-
-
 def write_poses(poses: VideoPoses,
                 out_stem: str,
                 formats: Sequence[str] = FORMATS) -> List[str]:
@@ -138,7 +102,9 @@ def write_poses(poses: VideoPoses,
     if unknown:
         raise ValueError(f'unknown output formats {unknown}; choose from '
                          f'{list(SUFFIXES)}')
-    from .deeplabcut import write_deeplabcut_predictions  # it imports this
+    # the formats' modules import this one
+    from .deeplabcut import write_deeplabcut_predictions
+    from .sleap import sleap_labels, write_sleap_predictions
     written = []
     labels = sleap_labels(poses) if {'slp', 'analysis-h5', 'nwb'
                                      } & set(formats) else None
@@ -149,14 +115,11 @@ def write_poses(poses: VideoPoses,
         elif name == 'boxes':
             boxes = box_table(poses)
             atomic_write(path, lambda p: boxes.to_csv(p, index=False))
+        elif name in ('slp', 'analysis-h5'):
+            write_sleap_predictions(poses, path, labels)
         else:
             import sleap_io as sio
-            save = {
-                'slp': lambda p: sio.save_slp(labels, p, verbose=False),
-                'analysis-h5': lambda p: sio.save_analysis_h5(labels, p),
-                'nwb': lambda p: sio.save_nwb(labels, p),
-            }[name]
-            atomic_write(path, save)
+            atomic_write(path, lambda p: sio.save_nwb(labels, p))
         written.append(path)
     return written
 
@@ -169,6 +132,8 @@ def render_labelled_video(poses: VideoPoses,
     under ``score_threshold`` left out; frame sizes that the encoder cannot
     take (odd widths) are padded by it, not refused."""
     import sleap_io as sio
+
+    from .sleap import sleap_labels  # it imports this module
     shown = poses._replace(
         keypoints=np.where((
             poses.scores >= score_threshold)[...,

@@ -8,14 +8,12 @@ import ast
 import json
 import os
 import os.path as osp
-import shutil
 
 import numpy as np
 import pytest
 from mmengine.config import Config
 
 from promptpose_mm.annotations import import_labels
-from promptpose_mm.annotations.sleap import read_sleap_labels
 from promptpose_mm.engine import apply_dataset_keypoints
 from promptpose_mm.io import LabelError
 from promptpose_mm.io.deeplabcut import read_deeplabcut_project
@@ -123,26 +121,6 @@ def test_sleap_file_with_video_frames(tmp_path):
     # SLEAP's symmetry swaps the ears
     assert meta['flip_indices'] == [0, 2, 1, 3]
     assert meta['skeleton_links'] == [(0, 1), (0, 2), (1, 3)]
-
-
-def test_sleap_package_with_embedded_frames(tmp_path):
-    from PIL import Image
-    path = str(tmp_path / 'pkg.pkg.slp')
-    drawn = write_sleap_file(path, frames=3, embed=True, seed=1)
-    originals = [
-        np.asarray(Image.open(tmp_path / 'pkg_frames' / f'frame{i:03d}.png'))
-        for i in range(3)
-    ]
-    shutil.rmtree(tmp_path / 'pkg_frames')  # the package alone
-    labels = read_sleap_labels(path, str(tmp_path / 'out'))
-    assert len(labels.frames) == 3
-    for frame, truth, original in zip(labels.frames, drawn, originals):
-        np.testing.assert_array_equal(frame.instances,
-                                      labelled_animals(truth.points))
-        written = np.asarray(
-            Image.open(osp.join(labels.image_root, frame.file_name)))
-        # the embedded frame, decoded and written again, pixel for pixel
-        np.testing.assert_array_equal(written, original)
 
 
 def test_metainfo_and_config_state_only_the_dataset(dlc_project, tmp_path):

@@ -1,4 +1,5 @@
-"""SLEAP labels files read into a :class:`~.labels.LabelSet`, via sleap-io.
+"""SLEAP's files, via sleap-io: labels files read into a
+:class:`~.labels.LabelSet`, and predictions written as SLEAP files.
 
 A ``.slp`` file refers to its videos; a ``.pkg.slp`` file embeds the
 labelled frames. Either way the labelled frames are written as PNG images
@@ -13,15 +14,22 @@ images from files), once: an image already there is kept.
   predictions only, a frame whose video cannot be read, and the shared
   rules of :func:`~.labels.clean_frames` are reported as skipped.
 - A file without user-labelled frames is a :class:`~.labels.LabelError`.
+
+Predictions (:class:`~.poses.VideoPoses`) become a ``sleap_io.Labels`` of
+predicted instances, one track per animal slot (:func:`sleap_labels`),
+written as a SLEAP labels file (``.slp``) or its analysis HDF5
+(``.analysis.h5``).
 """
 import os
 import os.path as osp
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
-from promptpose_mm.io.labels import (LabelError, LabelledFrame, LabelSet,
-                                     Skipped, check_skeleton, clean_frames)
+from .atomic import atomic_write
+from .labels import (LabelError, LabelledFrame, LabelSet, Skipped,
+                     check_skeleton, clean_frames)
+from .poses import VideoPoses
 
 
 def _video_names(labels) -> List[str]:
@@ -46,9 +54,9 @@ def _write_png(path: str, image: np.ndarray) -> None:
     from PIL import Image
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
-    partial = osp.join(osp.dirname(path), f'.{osp.basename(path)}.partial')
-    Image.fromarray(np.ascontiguousarray(image)).save(partial, format='PNG')
-    os.replace(partial, path)
+    atomic_write(
+        path, lambda p: Image.fromarray(np.ascontiguousarray(image)).save(
+            p, format='PNG'))
 
 
 def read_sleap_labels(path: str, out_dir: str) -> LabelSet:
@@ -136,3 +144,59 @@ def read_sleap_labels(path: str, out_dir: str) -> LabelSet:
         flip_pairs=symmetries or None,
         skipped=skipped,
         source='sleap')
+
+
+def sleap_labels(poses: VideoPoses, keep_empty: bool = False):
+    """The predictions as a ``sleap_io.Labels`` of predicted instances
+    (one track per animal slot; empty slots are left out unless
+    ``keep_empty``, which keeps every frame for rendering)."""
+    import sleap_io as sio
+    skeleton = sio.Skeleton(
+        list(poses.bodyparts),
+        edges=[tuple(link) for link in poses.skeleton],
+        name=poses.scorer)
+    video = sio.Video.from_filename(poses.video)
+    tracks = [sio.Track(name) for name in poses.individuals]
+    labelled = []
+    for t in range(poses.keypoints.shape[0]):
+        instances = []
+        for n, track in enumerate(tracks):
+            points = poses.keypoints[t, n]
+            if np.isnan(points).all() and not keep_empty:
+                continue
+            scores = np.nan_to_num(poses.scores[t, n])
+            instances.append(
+                sio.PredictedInstance.from_numpy(
+                    points,
+                    skeleton=skeleton,
+                    point_scores=scores,
+                    score=float(scores.mean()),
+                    track=track))
+        if instances:
+            labelled.append(
+                sio.LabeledFrame(
+                    video=video, frame_idx=t, instances=instances))
+    return sio.Labels(
+        labeled_frames=labelled,
+        videos=[video],
+        skeletons=[skeleton],
+        tracks=tracks)
+
+
+def write_sleap_predictions(poses: VideoPoses,
+                            path: str,
+                            labels: Optional[object] = None) -> str:
+    """Write ``poses`` as a SLEAP analysis HDF5 (``.analysis.h5``) or, for
+    any other suffix, a SLEAP labels file (``.slp``).
+
+    Args:
+        poses (VideoPoses): one video's predictions.
+        path (str): the file.
+        labels (sleap_io.Labels, optional): ``sleap_labels(poses)``, when
+            already built.
+    """
+    import sleap_io as sio
+    labels = sleap_labels(poses) if labels is None else labels
+    if path.endswith('.analysis.h5'):
+        return atomic_write(path, lambda p: sio.save_analysis_h5(labels, p))
+    return atomic_write(path, lambda p: sio.save_slp(labels, p, verbose=False))
