@@ -6,8 +6,8 @@ written, through pandas and sleap-io rather than by hand, as
 
 - DeepLabCut's analysis table (``.h5`` and ``.csv``, :mod:`.deeplabcut`);
 - a SLEAP labels file (``.slp``) of predicted instances and its analysis
-  HDF5 (``.analysis.h5``), by sleap-io (:mod:`.sleap`), and NWB with
-  ndx-pose (``.nwb``), also by sleap-io;
+  HDF5 (``.analysis.h5``), by sleap-io (:mod:`.sleap`);
+- NWB with ndx-pose (``.nwb``), also by sleap-io (:mod:`.nwb`);
 - the boxes the model ran on and each animal's state per frame
   (``_boxes.csv``: ``frame, individual, state, x1, y1, x2, y2``);
 - a labelled video rendered by sleap-io, points under a score cut-off left
@@ -104,6 +104,7 @@ def write_poses(poses: VideoPoses,
                          f'{list(SUFFIXES)}')
     # the formats' modules import this one
     from .deeplabcut import write_deeplabcut_predictions
+    from .nwb import write_nwb
     from .sleap import sleap_labels, write_sleap_predictions
     written = []
     labels = sleap_labels(poses) if {'slp', 'analysis-h5', 'nwb'
@@ -118,8 +119,7 @@ def write_poses(poses: VideoPoses,
         elif name in ('slp', 'analysis-h5'):
             write_sleap_predictions(poses, path, labels)
         else:
-            import sleap_io as sio
-            atomic_write(path, lambda p: sio.save_nwb(labels, p))
+            write_nwb(poses, path, labels)
         written.append(path)
     return written
 
