@@ -174,8 +174,8 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
                                     check_pose_checkpoint, default_box_source,
                                     init_model, load_config)
     from promptpose_mm.apis.video import VideoError
-    from promptpose_mm.io.poses import (VideoPoses, render_labelled_video,
-                                        write_poses)
+    from promptpose_mm.io.poses import VideoPoses, write_poses
+    from promptpose_mm.io.video import render_labelled_video
     writable_folder(args.out_dir)
     try:
         cfg = load_config(args.config)

@@ -11,7 +11,7 @@ written, through pandas and sleap-io rather than by hand, as
 - the boxes the model ran on and each animal's state per frame
   (``_boxes.csv``: ``frame, individual, state, x1, y1, x2, y2``);
 - a labelled video rendered by sleap-io, points under a score cut-off left
-  out.
+  out (:func:`~.video.render_labelled_video`).
 
 Every file goes to a temporary name first and is renamed into place when
 complete, so an interrupted write never leaves half a file.
@@ -122,28 +122,3 @@ def write_poses(poses: VideoPoses,
             write_nwb(poses, path, labels)
         written.append(path)
     return written
-
-
-def render_labelled_video(poses: VideoPoses,
-                          path: str,
-                          score_threshold: float = 0.3,
-                          show_progress: bool = False) -> str:
-    """Draw the predictions on the video with sleap-io, points scoring
-    under ``score_threshold`` left out; frame sizes that the encoder cannot
-    take (odd widths) are padded by it, not refused."""
-    import sleap_io as sio
-
-    from .sleap import sleap_labels  # it imports this module
-    shown = poses._replace(
-        keypoints=np.where((
-            poses.scores >= score_threshold)[...,
-                                             None], poses.keypoints, np.nan))
-    labels = sleap_labels(shown, keep_empty=True)
-    atomic_write(
-        path, lambda p: sio.render_video(
-            labels,
-            p,
-            include_unlabeled=True,
-            fps=poses.fps or None,
-            show_progress=show_progress))
-    return path

@@ -14,7 +14,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from promptpose_mm.utils.video_files import write_lossless_video
+from promptpose_mm.io.video import write_lossless_video
 
 MOUSE_PARTS = ['snout', 'left_ear', 'right_ear', 'tailbase']
 MOUSE_SKELETON = (('snout', 'left_ear'), ('snout', 'right_ear'), ('left_ear',

@@ -35,7 +35,7 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from promptpose_mm.utils.video_files import write_lossless_video
+from promptpose_mm.io.video import write_lossless_video
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RUNS = ('video tool (defaults)', 'ground-truth boxes')

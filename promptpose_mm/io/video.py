@@ -1,9 +1,14 @@
-"""Writing videos that decode back exactly."""
+"""Video files: videos that decode back exactly, and predictions drawn on
+their video."""
 import os
 import os.path as osp
 from typing import Iterable, Optional, Tuple
 
 import numpy as np
+
+from .atomic import atomic_write
+from .poses import VideoPoses
+from .sleap import sleap_labels
 
 
 def write_lossless_video(path: str,
@@ -46,4 +51,27 @@ def write_lossless_video(path: str,
             writer.send(np.ascontiguousarray(frame, dtype=np.uint8))
     finally:
         writer.close()
+    return path
+
+
+def render_labelled_video(poses: VideoPoses,
+                          path: str,
+                          score_threshold: float = 0.3,
+                          show_progress: bool = False) -> str:
+    """Draw the predictions on the video with sleap-io, points scoring
+    under ``score_threshold`` left out; frame sizes that the encoder cannot
+    take (odd widths) are padded by it, not refused."""
+    import sleap_io as sio
+    shown = poses._replace(
+        keypoints=np.where((
+            poses.scores >= score_threshold)[...,
+                                             None], poses.keypoints, np.nan))
+    labels = sleap_labels(shown, keep_empty=True)
+    atomic_write(
+        path, lambda p: sio.render_video(
+            labels,
+            p,
+            include_unlabeled=True,
+            fps=poses.fps or None,
+            show_progress=show_progress))
     return path
