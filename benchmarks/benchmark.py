@@ -47,7 +47,7 @@ PAIRS = {
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    from promptpose_mm.apis import cli
+    from tools import cli
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
         '--pair',
@@ -119,7 +119,7 @@ def main(argv: Optional[Sequence[str]] = None):
 
     import promptpose_mm  # noqa: F401  (registers the plugin)
     from benchmarks.speed import format_table, run_benchmark
-    from promptpose_mm.apis.cli import keep_freed_memory
+    from tools.cli import keep_freed_memory
     keep_freed_memory(args)
     configs = {
         name: Config.fromfile(path)

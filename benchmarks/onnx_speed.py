@@ -49,7 +49,7 @@ TINY = {
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    from promptpose_mm.apis import cli
+    from tools import cli
     parser = cli.tool_parser(__doc__)
     parser.add_argument(
         '--models',
@@ -136,7 +136,7 @@ def float32_matmul_peak() -> Tuple[float, str]:
 
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
-    from promptpose_mm.apis.cli import keep_freed_memory
+    from tools.cli import keep_freed_memory
     keep_freed_memory(args)
     import numpy as np
     import onnxruntime as ort

@@ -31,7 +31,7 @@ CONFIGS = dict(
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    from promptpose_mm.apis import cli
+    from tools import cli
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
         '--configs', nargs='+', default=list(CONFIGS), choices=list(CONFIGS))
@@ -52,7 +52,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
     from benchmarks.speed import describe_machine, markdown_table
     from promptpose_mm.apis import analyze_video, build_inference_model
-    from promptpose_mm.apis.cli import keep_freed_memory
+    from tools.cli import keep_freed_memory
     keep_freed_memory(args)
     from promptpose_mm.testing.label_projects import write_animal_video
     folder = tempfile.mkdtemp(prefix='video_fps_')

@@ -43,9 +43,13 @@ import numpy as np
 
 from promptpose_mm.io.poses import FORMATS
 
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if ROOT not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, ROOT)
+
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    from promptpose_mm.apis import cli
+    from tools import cli
     parser = cli.tool_parser(__doc__)
     parser.add_argument('videos', nargs='+', help='video files')
     cli.add_pose_model(parser)
@@ -134,7 +138,7 @@ def build_detector(args: argparse.Namespace):
     box (not the whole frame)."""
     from mmpose.evaluation.functional import nms
 
-    from promptpose_mm.apis.cli import inferencer_from_args
+    from tools.cli import inferencer_from_args
     pose2d = inferencer_from_args(args).inferencer
     classes = list(args.det_cat_ids)
 
@@ -166,7 +170,7 @@ def count_states(states: np.ndarray, individuals: Sequence[str]) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> list:
     args = parse_args(argv)
-    from promptpose_mm.apis.cli import keep_freed_memory
+    from tools.cli import keep_freed_memory
     keep_freed_memory(args)
     from mmengine.logging import print_log
 

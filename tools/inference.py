@@ -26,11 +26,15 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from tqdm import tqdm
 
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if ROOT not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, ROOT)
+
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    from promptpose_mm.apis import cli
+    from tools import cli
     parser = cli.tool_parser(__doc__)
     parser.add_argument('images', nargs='+', help='image files or folders')
     cli.add_pose_model(parser, device=None)
@@ -97,7 +101,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     from promptpose_mm.apis import (check_bboxes, draw_poses, infer_poses,
                                     pose_instances_to_json, read_image)
-    from promptpose_mm.apis.cli import inferencer_from_args, keep_freed_memory
+    from tools.cli import inferencer_from_args, keep_freed_memory
     keep_freed_memory(args)
     images = collect_images(args.images)
     given = None

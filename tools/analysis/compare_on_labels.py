@@ -28,11 +28,14 @@ Usage::
 import argparse
 import json
 import os.path as osp
+import sys
 from typing import Optional, Sequence
 
 from mmengine.config import DictAction
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if ROOT not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, ROOT)
 CONFIG_DIR = osp.join(ROOT, 'configs', 'promptpose')
 # PromptPose config and its SimpleBaseline twin (same backbone)
 PAIRS = {
@@ -48,7 +51,7 @@ IMPORT_OPTIONS = ('val_every', 'padding', 'sigma')
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     from promptpose_mm.analysis.label_comparison import ABLATIONS
-    from promptpose_mm.annotations.import_options import add_import_options
+    from tools.cli import add_import_options
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('project', help='DeepLabCut project folder')
     parser.add_argument(
@@ -130,7 +133,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
 
     from promptpose_mm.analysis import label_comparison as comparison
     from promptpose_mm.annotations import import_labels
-    from promptpose_mm.annotations.import_options import import_options
+    from tools.cli import import_options
     if args.configs:
         promptpose_config, baseline_config = args.configs
     else:

@@ -14,11 +14,16 @@ Usage::
 """
 import argparse
 import os.path as osp
+import sys
 from typing import Optional, Sequence
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if ROOT not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, ROOT)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    from promptpose_mm.apis import cli
+    from tools import cli
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config_a', help="first model's config")
     parser.add_argument('checkpoint_a', help="first model's checkpoint")

@@ -17,11 +17,16 @@ Usage::
 """
 import argparse
 import os.path as osp
+import sys
 from typing import List, Optional, Sequence
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if ROOT not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, ROOT)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    from promptpose_mm.apis import cli
+    from tools import cli
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='PromptPose config file')
     parser.add_argument('checkpoint', help='checkpoint file')

@@ -38,6 +38,8 @@ import numpy as np
 from promptpose_mm.io.video import write_lossless_video
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if ROOT not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, ROOT)
 RUNS = ('video tool (defaults)', 'ground-truth boxes')
 # crops per model call on the ground-truth boxes
 CROPS_PER_CALL = 32
@@ -86,7 +88,7 @@ def frame_range(text: str) -> FrameRange:
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    from promptpose_mm.apis import cli
+    from tools import cli
     parser = cli.tool_parser(__doc__)
     parser.add_argument(
         'labels',
@@ -447,7 +449,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     """Returns ``{run name: TrackComparison}`` (:data:`RUNS`)."""
     args = parse_args(argv)
     check_labels(args.labels)
-    from promptpose_mm.apis.cli import keep_freed_memory
+    from tools.cli import keep_freed_memory
     keep_freed_memory(args)
     from mmengine.logging import print_log
 

@@ -19,17 +19,20 @@ image (fixed-camera videos of one animal, as DeepLabCut trains). The mode
 is recorded in the config (label_import) for inference.
 """
 import argparse
+import os.path as osp
 import sys
 from typing import Optional, Sequence
 
 from promptpose_mm.annotations import import_labels
-from promptpose_mm.annotations.import_options import (add_import_options,
-                                                      import_options)
-from promptpose_mm.apis.cli import tool_parser
 from promptpose_mm.io.labels import LabelError
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if ROOT not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, ROOT)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    from tools.cli import add_import_options, tool_parser
     parser = tool_parser(__doc__)
     parser.add_argument(
         'source', help='DeepLabCut project folder or SLEAP .slp file')
@@ -39,6 +42,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
+    from tools.cli import import_options
     args = parse_args(argv)
     try:
         result = import_labels(args.source, args.out_dir,

@@ -19,9 +19,13 @@ import os.path as osp
 import sys
 from typing import Optional, Sequence
 
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if ROOT not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, ROOT)
+
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    from promptpose_mm.apis import cli
+    from tools import cli
     parser = cli.tool_parser(__doc__)
     parser.add_argument('config', help='pose config')
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""The importer's command-line options (``annotations.import_options``):
+"""The importer's command-line options (``tools/cli.py``):
 one declaration for the import tool and the comparison tool, stored under
 ``import_labels``' argument names with its defaults."""
 import argparse
@@ -7,10 +7,8 @@ import inspect
 import pytest
 
 from promptpose_mm.annotations import import_labels
-from promptpose_mm.annotations.import_options import (TAKES,
-                                                      add_import_options,
-                                                      import_options)
 from tests.paths import load_tool
+from tools.cli import TAKES, add_import_options, import_options
 
 
 def _parser(*names, **defaults):

@@ -1,11 +1,12 @@
-"""The command-line arguments the tools share (``promptpose_mm.apis.cli``):
+"""The command-line arguments the tools share (``tools/cli.py``):
 the same names, defaults and help in every tool that takes them."""
 import argparse
 
 import pytest
 
-from promptpose_mm.apis import ANIMAL_DET_CAT_IDS, cli
+from promptpose_mm.apis import ANIMAL_DET_CAT_IDS
 from tests.paths import load_tool
+from tools import cli
 
 DOC = """One line that describes the tool.
 
