@@ -226,6 +226,14 @@ main() {
     site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
     [ -e "$site/promptpose_mm" ] || ln -s "$ROOT/promptpose_mm" "$site/promptpose_mm"
 
+    # Bytecode of every installed module, written once: a process that may
+    # not write it (PYTHONDONTWRITEBYTECODE, which some machines set, or a
+    # read-only venv) would compile each module it imports at every start,
+    # about 10 s per tool run or test subprocess. A few files that are not
+    # Python 3 (packages' test data) fail to compile; they are never imported.
+    log "compiling the bytecode of the installed modules"
+    "$PY" -m compileall -q -j 0 "$site" >/dev/null 2>&1 || true
+
     log "checking the environment"
     "$PY" "$ROOT/tools/check_env.py" --quiet
     log "ready in $(( $(date +%s) - start )) s: source $VENV/bin/activate"

@@ -13,9 +13,10 @@ from mmengine.config import Config
 
 from tests.paths import CONFIG_FILES, ROOT
 
-# minor page faults of filling a 64 MiB tensor, the fourth time (the first
-# fills grow the heap: the thread pool starts and small blocks land above the
-# freed one); 64 MiB is 16384 pages of 4 KiB
+# minor page faults of filling a 64 MiB tensor, the most of the ninth to
+# eleventh times (the first fills grow the heap: the thread pool starts and
+# small blocks land above the freed one, how many times depends on what the
+# process did before); 64 MiB is 16384 pages of 4 KiB
 SCRIPT = """
 import resource, sys, torch
 from mmengine.logging import MMLogger
@@ -31,9 +32,9 @@ def faults():
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     torch.ones(16 * 2**20)
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-for _ in range(3):
+for _ in range(8):
     faults()
-print(faults())
+print(max(faults() for _ in range(3)))
 """
 PAGES = 16 * 2**20 * 4 // 4096
 
@@ -41,7 +42,7 @@ glibc_only = pytest.mark.skipif(
     platform.libc_ver()[0] != 'glibc', reason='glibc malloc only')
 
 
-def _fourth_fill_faults(mode: str) -> int:
+def _settled_fill_faults(mode: str) -> int:
     proc = subprocess.run([sys.executable, '-c', SCRIPT, mode],
                           cwd=ROOT,
                           capture_output=True,
@@ -54,14 +55,14 @@ def _fourth_fill_faults(mode: str) -> int:
 @glibc_only
 def test_default_malloc_faults_a_large_block_in_every_time():
     # the cost the hook removes: glibc maps and zeroes the block again
-    assert _fourth_fill_faults('default') >= PAGES // 2
+    assert _settled_fill_faults('default') >= PAGES // 2
 
 
 @pytest.mark.slow  # a subprocess
 @glibc_only
 @pytest.mark.parametrize('mode', ['function', 'hook'])
 def test_freed_memory_is_reused(mode):
-    assert _fourth_fill_faults(mode) < PAGES // 100
+    assert _settled_fill_faults(mode) < PAGES // 100
 
 
 @pytest.mark.parametrize('path', CONFIG_FILES, ids=osp.basename)
