@@ -3,8 +3,17 @@
 Random weights (no download): the ``PretrainedCLIP`` (and ``Pretrained``)
 inits are switched off, the rest of each config (model, codec, pipelines,
 optimizer) is used as is, on the bundled AP-10K samples.
+
+The full-size networks are fewer than the configs: a paper config's network
+follows from its model, backbone and whether it is the COCO pre-training
+(the schedules, few-shot data and COCO initialisation change only the data
+and the recipe, checked in test_recipes.py). Each network trains one step
+and predicts once, with the first config that has it; every config's own
+data pipelines and model settings are checked against that network's.
 """
 import os.path as osp
+import re
+from functools import lru_cache
 
 import pytest
 import torch
@@ -16,8 +25,8 @@ from mmpose.registry import DATASETS, MODELS
 
 import promptpose_mm  # noqa: F401
 from promptpose_mm.engine import apply_dataset_keypoints
-from tests.paths import AP10K, CONFIG_FILES, ROOT
-from tests.test_configs.recipes import RECIPES
+from tests.paths import AP10K, CONFIG_DIR, CONFIG_FILES, ROOT
+from tests.test_configs.recipes import COCO, RECIPES, SB
 
 CONFIGS = CONFIG_FILES
 
@@ -60,6 +69,49 @@ def test_every_config_is_covered():
     assert len(names) >= 34
 
 
+def network_key(path: str) -> tuple:
+    """What decides a config's network, from its name: the paper recipe's
+    model and backbone, and for PromptPose whether its prompts name COCO's
+    keypoints; a top-level config is the paper or tiny config it only
+    inherits; each other (tiny) config is its own."""
+    if osp.dirname(path) == CONFIG_DIR:
+        base = re.findall(r"_base_ = \[\s*'\./(promptpose/[^']+)'\s*\]",
+                          open(path).read())
+        if base:
+            return network_key(osp.join(CONFIG_DIR, base[0]))
+    row = RECIPES.get(osp.basename(path)[:-3])
+    if row is None:
+        return (config_id(path), )
+    return (row.model, row.backbone, row.model != SB and row.data == COCO)
+
+
+def network_config(path: str) -> str:
+    """The first config (in :data:`CONFIGS` order) with ``path``'s
+    network."""
+    key = network_key(path)
+    return next(other for other in CONFIGS if network_key(other) == key)
+
+
+@lru_cache(maxsize=None)
+def network_settings(path: str) -> str:
+    """The model config but what the data sets (K, the keypoint names),
+    the weights' sources, the decoder and the input size (the ResNets are
+    convolutional; the ViT resizes its position embedding, at both sizes in
+    tests/test_models/test_backbones.py): equal for configs sharing a
+    network."""
+    model = load_offline(path).model.to_dict()
+    model.pop('metainfo', None)
+    model['head'].pop('decoder', None)
+    model['backbone'].pop('input_size', None)
+    for part in ('backbone', 'neck'):
+        if model.get(part):
+            model[part].pop('init_cfg', None)
+    return repr(sorted(model.items()))
+
+
+NETWORKS = sorted({network_config(path) for path in CONFIGS})
+
+
 def config_param(path: str):
     """The config as a test parameter: slow unless a tiny CPU config (the
     others build the full-size ResNet-50 / ViT-B/16 models)."""
@@ -67,7 +119,40 @@ def config_param(path: str):
     return pytest.param(path, marks=marks, id=config_id(path))
 
 
+def test_ten_full_size_networks():
+    full = [path for path in NETWORKS if 'tiny' not in path]
+    # 5 architectures; PromptPose ResNet-50 with 3 ablations and both
+    # PromptPose with COCO's prompts
+    assert len(full) == 10
+    assert len(NETWORKS) == 13  # and 3 tiny ones
+
+
 @pytest.mark.parametrize('path', [config_param(path) for path in CONFIGS])
+def test_config_pipelines_and_network(path):
+    """The config's network is the one its name says (trained in the
+    test below with the first config that has it); its own pipelines give
+    inputs and heatmap targets at its codec's sizes; flip test on."""
+    init_default_scope('mmpose')
+    cfg = load_offline(path)
+    assert 'promptpose_mm' in cfg.custom_imports['imports']
+    assert network_settings(path) == network_settings(network_config(path))
+    codec = cfg.model.head.decoder
+    num_keypoints = cfg.model.head.out_channels
+    width, height = codec.input_size
+    train = batch_of(cfg.train_dataloader.dataset)
+    for inputs, sample in zip(train['inputs'], train['data_samples']):
+        assert tuple(inputs.shape) == (3, height, width)
+        assert tuple(
+            sample.gt_fields.heatmaps.shape) == (num_keypoints,
+                                                 codec.heatmap_size[1],
+                                                 codec.heatmap_size[0])
+    val = batch_of(cfg.val_dataloader.dataset)
+    for inputs in val['inputs']:
+        assert tuple(inputs.shape) == (3, height, width)
+    assert cfg.model.test_cfg.flip_test
+
+
+@pytest.mark.parametrize('path', [config_param(path) for path in NETWORKS])
 def test_config_trains_one_step_and_predicts_with_flip(path):
     init_default_scope('mmpose')
     torch.manual_seed(0)
