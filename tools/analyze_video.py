@@ -196,7 +196,8 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
     if box_source == 'detector':
         model, detect = build_detector(args)
     else:
-        model = init_model(cfg, args.checkpoint, device=args.device)
+        model = init_model(
+            cfg, args.checkpoint, device=args.device, precision=args.precision)
     record = cfg.get('label_import') or {}
     padding = record.get('padding')
     padding = 0.25 if padding is None else float(padding)

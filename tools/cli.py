@@ -27,6 +27,7 @@ from promptpose_mm.deployment import is_onnx_file
 from promptpose_mm.io.coco import BOX_MODES
 from promptpose_mm.utils import reuse_freed_cpu_memory
 from promptpose_mm.utils.installed_configs import PAPER_CONFIGS
+from promptpose_mm.utils.precision import PRECISIONS
 
 BOX_METAVAR = ('X1', 'Y1', 'X2', 'Y2')
 BACKENDS = ('pytorch', 'onnxruntime')
@@ -94,8 +95,9 @@ def add_device(parser: argparse.ArgumentParser,
 def add_pose_model(parser: argparse.ArgumentParser,
                    device: Optional[str] = 'cpu') -> None:
     """``--config``, ``--checkpoint`` (both required), ``--backend``,
-    ``--default-malloc`` and ``--device``; check the backend with
-    :func:`check_backend`, then call :func:`keep_freed_memory`."""
+    ``--default-malloc``, ``--device`` and ``--precision``; check the
+    backend with :func:`check_backend`, then call
+    :func:`keep_freed_memory`."""
     for option, what in (('--config', 'pose config'),
                          ('--checkpoint',
                           'pose weights (.pth), or an exported .onnx file')):
@@ -107,6 +109,17 @@ def add_pose_model(parser: argparse.ArgumentParser,
         'tools/deployment/export_onnx.py); default: by the checkpoint')
     add_default_malloc(parser)
     add_device(parser, device)
+    add_precision(parser)
+
+
+def add_precision(parser: argparse.ArgumentParser) -> None:
+    """``--precision``: the pose model's inference precision."""
+    parser.add_argument(
+        '--precision',
+        choices=PRECISIONS,
+        help='inference precision: bfloat16 needs a CPU with bfloat16 '
+        'units or CUDA, float16 CUDA, auto picks the fastest the device '
+        "runs (default: the config's, float32)")
 
 
 def check_backend(parser: argparse.ArgumentParser,
@@ -170,7 +183,11 @@ def inferencer_from_args(args: argparse.Namespace):
         for key in ('config', 'checkpoint', 'cat_ids')
     }
     return build_pose_inferencer(
-        args.config, args.checkpoint, device=args.device, **detector)
+        args.config,
+        args.checkpoint,
+        device=args.device,
+        precision=args.precision,
+        **detector)
 
 
 def input_size(text: str) -> Tuple[int, int]:

@@ -20,6 +20,7 @@ from torch import nn
 from promptpose_mm.deployment import is_onnx_file, onnxruntime_config
 from promptpose_mm.engine import apply_dataset_keypoints, dataset_keypoints
 from promptpose_mm.utils.checkpoint import load_checkpoint_file
+from promptpose_mm.utils.precision import PrecisionError, resolve_precision
 
 ConfigType = Union[str, Path, Config]
 
@@ -43,10 +44,48 @@ def load_config(config: ConfigType,
     return apply_dataset_keypoints(cfg)
 
 
+def with_precision(cfg: Config,
+                   precision: Optional[str],
+                   device: Optional[str] = None,
+                   checkpoint: Optional[str] = None) -> Config:
+    """``cfg`` with ``model.precision`` set to ``precision`` resolved for
+    ``device`` (see :mod:`promptpose_mm.utils.precision`); unchanged for
+    None.
+
+    Raises:
+        PrecisionError: the device cannot run ``precision`` fast, the model
+        is not a ``PromptPoseEstimator``, or ``checkpoint`` is an exported
+        ``.onnx`` file and ``precision`` is not float32.
+    """
+    if precision is None:
+        return cfg
+    if device is None:
+        import torch
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    resolved = resolve_precision(precision, device)
+    if is_onnx_file(checkpoint):
+        if resolved != 'float32':
+            raise PrecisionError(
+                f'{checkpoint} is an exported model, which runs in '
+                f'onnxruntime in the precision it was exported in: pass '
+                f'precision float32, or the .pth checkpoint for {resolved}')
+        return cfg
+    if cfg.model.get('type') != 'PromptPoseEstimator':
+        if resolved == 'float32':
+            return cfg
+        raise PrecisionError(
+            f'model type {cfg.model.get("type")} has no precision setting: '
+            f'{resolved} needs a PromptPoseEstimator model')
+    cfg = copy.deepcopy(cfg)
+    cfg.model.precision = resolved
+    return cfg
+
+
 def init_model(config: ConfigType,
                checkpoint: Optional[str] = None,
                device: str = 'cuda:0',
-               cfg_options: Optional[dict] = None) -> nn.Module:
+               cfg_options: Optional[dict] = None,
+               precision: Optional[str] = None) -> nn.Module:
     """``mmpose.apis.init_model``, the config's keypoints checked first.
 
     Args:
@@ -56,11 +95,19 @@ def init_model(config: ConfigType,
             :func:`~promptpose_mm.deployment.onnxruntime_config`).
         device (str): where to put the model.
         cfg_options (dict, optional): config overrides.
+        precision (str, optional): inference precision (``'auto'``,
+            ``'float32'``, ``'bfloat16'``, ``'float16'``, see
+            :mod:`promptpose_mm.utils.precision`); None: the config's
+            ``model.precision`` (float32 unless set).
 
     Returns:
         nn.Module: the model in eval mode, with ``dataset_meta``.
+
+    Raises:
+        PrecisionError: ``precision`` cannot run fast on ``device``.
     """
-    cfg = load_config(config, cfg_options)
+    cfg = with_precision(
+        load_config(config, cfg_options), precision, device, checkpoint)
     if is_onnx_file(checkpoint):
         return mmpose_init_model(
             onnxruntime_config(cfg, checkpoint), None, device=device)

@@ -64,10 +64,12 @@ def test_detector_defaults_and_exclusive_group(capsys):
 DETECTOR_ARGS = [
     '--config', 'c.py', '--checkpoint', 'w.pth', '--det-config', 'd.py',
     '--det-checkpoint', 'd.pth', '--det-cat-ids', '16', '17', '--bbox-thr',
-    '0.5', '--nms-thr', '0.6', '--kpt-thr', '0.2', '--device', 'cuda:1'
+    '0.5', '--nms-thr', '0.6', '--kpt-thr', '0.2', '--device', 'cuda:1',
+    '--precision', 'float16'
 ]
 SHARED = ('config', 'checkpoint', 'det_config', 'det_checkpoint',
-          'det_cat_ids', 'bbox_thr', 'nms_thr', 'kpt_thr', 'device')
+          'det_cat_ids', 'bbox_thr', 'nms_thr', 'kpt_thr', 'device',
+          'precision')
 
 
 def test_image_and_video_tools_take_the_same_options():
@@ -83,7 +85,8 @@ def test_image_and_video_tools_take_the_same_options():
         bbox_thr=0.5,
         nms_thr=0.6,
         kpt_thr=0.2,
-        device='cuda:1')
+        device='cuda:1',
+        precision='float16')
     for args in (images, videos):
         assert {key: getattr(args, key) for key in SHARED} == expected
 
@@ -97,6 +100,7 @@ def test_inferencer_from_args_passes_every_option(monkeypatch):
     assert calls == [(('c.py', 'w.pth'),
                       dict(
                           device='cuda:1',
+                          precision='float16',
                           det_config='d.py',
                           det_checkpoint='d.pth',
                           det_cat_ids=[16, 17]))]

@@ -58,6 +58,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default='work_dirs/analysis/compare_predictions.png',
         help='PNG to write')
     cli.add_device(parser)
+    cli.add_precision(parser)
     for side, which in (('a', 'the first config'), ('b', 'the second')):
         cli.add_cfg_options(parser, f'--cfg-options-{side}', which)
     args = parser.parse_args(argv)
@@ -80,7 +81,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     images = load_coco_images(args.ann_file, args.img_dir,
                               args.images)[:args.max_images]
     models = {
-        name: init_model(config, checkpoint, args.device, options)
+        name: init_model(config, checkpoint, args.device, options,
+                         args.precision)
         for name, config, checkpoint, options in ((args.names[0],
                                                    args.config_a,
                                                    args.checkpoint_a,

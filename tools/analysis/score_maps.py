@@ -48,6 +48,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='folder for the PNGs (<image>_score_maps_<box>.png)')
     parser.add_argument('--ncols', type=int, default=6, help='panels a row')
     cli.add_device(parser)
+    cli.add_precision(parser)
     cli.add_cfg_options(parser)
     args = parser.parse_args(argv)
     if args.ann_file is None and not args.images:
@@ -79,6 +80,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         args.config,
         args.checkpoint,
         device=args.device,
+        precision=args.precision,
         cfg_options=args.cfg_options)
     names = model.neck.keypoint_names
     written = []

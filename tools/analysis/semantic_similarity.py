@@ -39,6 +39,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default='work_dirs/analysis/semantic_similarity.png',
         help='PNG to write')
     cli.add_device(parser)
+    cli.add_precision(parser)
     cli.add_cfg_options(parser)
     return parser.parse_args(argv)
 
@@ -55,6 +56,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         args.config,
         args.checkpoint,
         device=args.device,
+        precision=args.precision,
         cfg_options=args.cfg_options)
     result = semantic_similarity(model, images)
     instances = sum(len(image.bboxes) for image in images)

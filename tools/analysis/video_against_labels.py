@@ -475,7 +475,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             logger='current')
         # the ground-truth boxes first: a keypoint mismatch stops at once,
         # and one model is in memory at a time
-        model = init_model(cfg, args.checkpoint, device=args.device)
+        model = init_model(
+            cfg, args.checkpoint, device=args.device, precision=args.precision)
         meta = model.dataset_meta
         names = [
             meta['keypoint_id2name'][i] for i in range(meta['num_keypoints'])

@@ -241,13 +241,15 @@ class PromptPoseHead(HeatmapHead):
                 ``score_map`` ``(B, K, h, w)`` are used.
 
         Returns:
-            Tensor: heatmaps ``(B, K, H_out, W_out)``.
+            Tensor: heatmaps ``(B, K, H_out, W_out)``, float32 also under
+            autocast (MMPose's loss and decoder read them through numpy,
+            which has no bfloat16).
         """
         self._check_features(feats)
         if not self.fuse_score_map:
-            return super().forward((feats.visual[-1], ))
+            return super().forward((feats.visual[-1], )).float()
         fused = torch.cat([feats.visual[-1], feats.score_map], dim=1)
-        return super().forward((fused, ))
+        return super().forward((fused, )).float()
 
     def forward_pixel(self, feats: PromptPoseFeatures) -> Tensor:
         """Upsample the score map with the pixel branch.

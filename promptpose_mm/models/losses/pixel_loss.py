@@ -5,6 +5,8 @@ from mmpose.models.losses import KeypointMSELoss
 from mmpose.registry import MODELS
 from torch import Tensor
 
+from promptpose_mm.utils.precision import full_precision
+
 
 @MODELS.register_module()
 class PixelLevelLoss(KeypointMSELoss):
@@ -56,4 +58,6 @@ class PixelLevelLoss(KeypointMSELoss):
         """
         if not self.use_target_weight:
             target_weights = None
-        return super().forward(output, target, target_weights, mask)
+        with full_precision(output.device):  # float32 under any autocast
+            return super().forward(output.float(), target.float(),
+                                   target_weights, mask)

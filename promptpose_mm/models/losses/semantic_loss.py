@@ -6,6 +6,8 @@ import torch.nn.functional as F
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
+from promptpose_mm.utils.precision import full_precision
+
 
 def _diagonal_cross_entropy(logits: Tensor, valid: Tensor) -> Tensor:
     """Row-wise cross entropy with the diagonal as target, over valid entries.
@@ -100,6 +102,12 @@ class SemanticLevelLoss(nn.Module):
                 f'SemanticLevelLoss: valid must have shape (B, K) = '
                 f'{tuple(point_feats.shape[:2])}; got {tuple(valid.shape)}')
         valid = valid.bool()
+        with full_precision(point_feats.device):
+            return self._loss(point_feats.float(), text.float(), valid)
+
+    def _loss(self, point_feats: Tensor, text: Tensor,
+              valid: Tensor) -> Tensor:
+        """The loss in float32 (any autocast is off)."""
         # Invalid entries become 0 so that NaN/inf there cannot leak into
         # the gradients of the valid ones.
         keep = valid[..., None]

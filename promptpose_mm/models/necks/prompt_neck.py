@@ -11,6 +11,7 @@ from promptpose_mm.models.clip import CLIPInitMixin, load_clip_state_dict
 from promptpose_mm.models.structures import PromptPoseFeatures
 from promptpose_mm.models.utils import PromptCache
 from promptpose_mm.utils.keypoint_names import resolve_keypoint_names
+from promptpose_mm.utils.precision import full_precision
 from .context_decoder import ContextDecoder
 from .prompt_encoder import PromptEncoder
 from .text_encoder import PromptTextEncoder
@@ -153,9 +154,12 @@ class PromptPoseNeck(CLIPInitMixin, BaseModule):
         return tuple(levels), dense, global_feat
 
     def _encode_prompts(self) -> Tensor:
-        text = self.text_encoder()
-        if self.prompt_encoder is not None:
-            text = self.prompt_encoder(text)
+        # float32 under any autocast: computed once per weights, and the
+        # text path is what ties the keypoints to their names
+        with full_precision(self.text_encoder):
+            text = self.text_encoder()
+            if self.prompt_encoder is not None:
+                text = self.prompt_encoder(text)
         return text
 
     def prompts(self) -> Tensor:
