@@ -13,13 +13,22 @@ optimiser's own default (what torch would use when the config says nothing:
 0 for Adam and SGD, 0.01 for AdamW) as the base, so the rules stay as written
 and the optimiser behaves as its class documents. An optimiser that takes no
 ``weight_decay`` at all is an error that says which rules to drop.
+
+It also makes ``mim train ... --amp`` train on a CPU: where MMEngine's
+``AmpOptimWrapper`` is asked for and the model is on the CPU, it builds
+:class:`~promptpose_mm.engine.cpu_amp.CPUAmpOptimWrapper` (bfloat16
+autocast) instead of MMEngine's, which needs an accelerator.
 """
 import copy
 import inspect
 from typing import Optional
 
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmpose.engine.optim_wrappers import ForceDefaultOptimWrapperConstructor
 from mmpose.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIMIZERS
+from torch import nn
+
+from promptpose_mm.utils.precision import device_type
 
 _DECAY_KEYS = ('bias_decay_mult', 'norm_decay_mult', 'dwconv_decay_mult',
                'flat_decay_mult')
@@ -86,3 +95,13 @@ class PromptPoseOptimWrapperConstructor(ForceDefaultOptimWrapperConstructor):
             optim_wrapper_cfg['optimizer']['weight_decay'] = (
                 default_weight_decay(optimizer['type']))
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
+
+    def __call__(self, model: nn.Module) -> OptimWrapper:
+        """The optimiser wrapper of ``model``; ``AmpOptimWrapper`` of a
+        model on the CPU becomes ``CPUAmpOptimWrapper``."""
+        kind = self.optim_wrapper_cfg.get('type', 'OptimWrapper')
+        if (kind in ('AmpOptimWrapper', AmpOptimWrapper)
+                and device_type(model) == 'cpu'):
+            self.optim_wrapper_cfg = dict(
+                self.optim_wrapper_cfg, type='CPUAmpOptimWrapper')
+        return super().__call__(model)
