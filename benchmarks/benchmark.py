@@ -10,10 +10,13 @@ Prints a table of medians (IQR), the ratio PromptPose / SimpleBaseline of
 the medians and the median of the ratios within each repeat (paired), with
 the machine. ``--no-training`` measures inference only. ``--breakdown``
 adds a table of each PromptPose part timed alone
-(promptpose_mm/analysis/cost_breakdown.py) against SimpleBaseline's step.
+(benchmarks/cost_breakdown.py) against SimpleBaseline's step.
 ``--phases`` instead times the training step phase by phase against
 each phase's arithmetic, with the operators whose time differs most
-(promptpose_mm/analysis/step_phases.py).
+(benchmarks/step_phases.py). ``--precisions float32 bfloat16`` instead
+measures the first config at two precisions: inference in that precision
+(``model.precision``) and training under ``--amp``'s optimiser wrapper
+(bfloat16 autocast on a CPU).
 
 Usage::
 
@@ -23,6 +26,7 @@ Usage::
     python benchmarks/benchmark.py --pair res50 --phases   # step phases
     python benchmarks/benchmark.py --pair vit-b --no-training --repeats 15
     python benchmarks/benchmark.py --pair res50 --default-malloc
+    python benchmarks/benchmark.py --pair res50 --precisions float32 bfloat16
 
 Training keeps freed CPU memory for the next step (CPUMemoryReuseHook in
 the configs), and so does the benchmark; ``--default-malloc`` measures with
@@ -32,6 +36,8 @@ import argparse
 import os.path as osp
 import sys
 from typing import Optional, Sequence, Tuple
+
+PRECISIONS = ('float32', 'bfloat16', 'float16')
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if ROOT not in sys.path:  # run as a script from a checkout
@@ -91,10 +97,21 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='measure inference only (a third of the time: more repeats '
         'for the same wait)')
+    parser.add_argument(
+        '--precisions',
+        nargs=2,
+        choices=PRECISIONS,
+        metavar=('PRECISION_A', 'PRECISION_B'),
+        help='compare the first config at these two precisions instead '
+        '(e.g. float32 bfloat16)')
     cli.add_default_malloc(parser)
     parser.add_argument(
         '--no-progress', action='store_true', help='no progress bar')
     args = parser.parse_args(argv)
+    if args.precisions:
+        if args.precisions[0] == args.precisions[1]:
+            parser.error('--precisions must differ')
+        args.names = tuple(args.precisions)
     if args.no_training and (args.breakdown or args.phases):
         parser.error('--breakdown and --phases measure training: drop '
                      '--no-training')
@@ -125,6 +142,13 @@ def main(argv: Optional[Sequence[str]] = None):
         name: Config.fromfile(path)
         for name, path in zip(args.names, _configs(args))
     }
+    if args.precisions:
+        path = _configs(args)[0]
+        configs = {
+            precision:
+            at_precision(Config.fromfile(path), precision, args.device)
+            for precision in args.precisions
+        }
     if args.phases:
         return phases(configs, args)
     result = run_benchmark(
@@ -141,6 +165,21 @@ def main(argv: Optional[Sequence[str]] = None):
     return result, table
 
 
+def at_precision(cfg, precision: str, device: str):
+    """``cfg`` running in ``precision``: its model's inference, and its
+    training through the optimiser wrapper ``--amp`` sets (bfloat16
+    autocast on a CPU, MMEngine's on CUDA)."""
+    from promptpose_mm.utils.precision import resolve_precision
+    resolved = resolve_precision(precision, device)
+    cfg.model.precision = resolved
+    if resolved != 'float32':
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.dtype = resolved
+        if resolved == 'float16':
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+    return cfg
+
+
 def _run_options(args: argparse.Namespace) -> dict:
     """The options both measurements take."""
     return dict(
@@ -153,9 +192,12 @@ def _run_options(args: argparse.Namespace) -> dict:
 
 
 def _print_with_configs(table: str, args: argparse.Namespace) -> None:
-    print('\n'.join(
-        [f'{name}: {path}'
-         for name, path in zip(args.names, _configs(args))] + [table]))
+    paths = _configs(args)
+    if args.precisions:
+        paths = (paths[0], paths[0])
+    print(
+        '\n'.join([f'{name}: {path}'
+                   for name, path in zip(args.names, paths)] + [table]))
 
 
 def phases(configs, args: argparse.Namespace):

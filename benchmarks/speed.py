@@ -50,6 +50,7 @@ from mmpose.structures import PoseDataSample
 from benchmarks.arithmetic import mac_counter
 from promptpose_mm.apis.builder import build_random_model
 from promptpose_mm.utils import cpu_memory_mode, release_free_cpu_memory
+from promptpose_mm.utils.precision import cpu_flags
 from promptpose_mm.utils.tables import markdown_table
 
 MiB = 2.0**20
@@ -319,8 +320,14 @@ def peak_memory(device: str) -> Iterator[List[int]]:
     out.append(max(0, peak - start) * 1024)
 
 
+# the CPU flags of the units that run reduced precision natively
+REDUCED_PRECISION_FLAGS = ('amx_bf16', 'amx_int8', 'avx512_bf16',
+                           'avx512_vnni', 'avx_vnni')
+
+
 def describe_machine(device: str) -> str:
-    """CPU model, cores, torch threads and version, the allocator's mode
+    """CPU model, cores, its bfloat16 and int8 units, torch threads and
+    version, the allocator's mode
     (:func:`~promptpose_mm.utils.cpu_memory_mode`), and the GPU if
     used."""
     cpu = platform.processor() or platform.machine()
@@ -333,9 +340,12 @@ def describe_machine(device: str) -> str:
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    text = (f'CPU: {cpu} ({os.cpu_count()} logical cores), torch '
-            f'{torch.__version__} with {torch.get_num_threads()} threads, '
-            f'{cpu_memory_mode()}')
+    flags = cpu_flags()
+    units = ', '.join(
+        flag for flag in REDUCED_PRECISION_FLAGS if flag in flags) or 'none'
+    text = (f'CPU: {cpu} ({os.cpu_count()} logical cores; bfloat16/int8 '
+            f'units: {units}), torch {torch.__version__} with '
+            f'{torch.get_num_threads()} threads, {cpu_memory_mode()}')
     if device.startswith('cuda'):
         text += f'; GPU: {torch.cuda.get_device_name(device)}'
     return text

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from benchmarks.speed import METRICS, median_iqr, peak_memory, synthetic_batch
+from promptpose_mm.utils.precision import cpu_bfloat16_units
 from tests.paths import TINY, TINY_BASELINE
 
 PROMPTPOSE, BASELINE = TINY, TINY_BASELINE
@@ -85,6 +86,24 @@ def test_benchmark_tool_tiny():
         assert float(row[4].split()[0]) == pytest.approx(
             float(row[3]), abs=1e-3)
     assert 'machine: CPU' in table and 'torch' in table
+
+
+@pytest.mark.skipif(
+    not cpu_bfloat16_units(), reason='this CPU has no bfloat16 units')
+def test_benchmark_tool_compares_precisions(capsys):
+    result, table = _tool('benchmark').main([
+        '--configs', PROMPTPOSE, BASELINE, '--precisions', 'float32',
+        'bfloat16', '--batch-size', '2', '--repeats', '1', '--warmup', '0',
+        '--iters', '1', '--no-progress', '--no-training'
+    ])
+    assert result.names == ('float32', 'bfloat16')
+    # the same model (PromptPose, config A) at both precisions
+    params = result.samples['parameters (M)']
+    assert params['float32'] == params['bfloat16']
+    printed = capsys.readouterr().out
+    assert 'float32: ' + PROMPTPOSE in printed
+    assert 'bfloat16: ' + PROMPTPOSE in printed
+    assert 'avx512_bf16' in table or 'amx_bf16' in table
 
 
 def test_paired_ratio_cancels_drift():
