@@ -34,7 +34,7 @@ from promptpose_mm.deployment import (check_onnx_metadata, is_onnx_file,
                                       onnxruntime_config, read_onnx_metadata)
 from promptpose_mm.utils.checkpoint import load_checkpoint_file
 from promptpose_mm.utils.keypoint_names import keypoint_names_from_metainfo
-from .builder import load_config
+from .builder import load_config, with_precision
 
 # COCO class indices (0-based, 80 classes) of the mammals: cat, dog, horse,
 # sheep, cow, elephant, bear, zebra, giraffe; MMPose's choice for animals
@@ -199,7 +199,7 @@ def check_pose_checkpoint(checkpoint: str, config: ConfigType) -> dict:
         expected = onnxruntime_config(cfg, checkpoint).model.backbone
         metadata = read_onnx_metadata(checkpoint)
         check_onnx_metadata(checkpoint, metadata, expected.num_keypoints,
-                            expected.input_size)
+                            expected.input_size, expected.keypoint_names)
         return dict(meta=dict(onnx_metadata=metadata))
     is_url = '://' in checkpoint
     if not is_url and not osp.isfile(checkpoint):
@@ -274,7 +274,8 @@ def build_pose_inferencer(config: ConfigType,
                           det_config: Optional[str] = None,
                           det_checkpoint: Optional[str] = None,
                           det_cat_ids: Sequence[int] = ANIMAL_DET_CAT_IDS,
-                          device: Optional[str] = None) -> MMPoseInferencer:
+                          device: Optional[str] = None,
+                          precision: Optional[str] = None) -> MMPoseInferencer:
     """MMPose's inferencer for a PromptPose model, after checking inputs.
 
     Args:
@@ -289,6 +290,8 @@ def build_pose_inferencer(config: ConfigType,
             default.
         device (str, optional): ``'cpu'``, ``'cuda:0'``...; None: CUDA when
             available.
+        precision (str, optional): the pose model's inference precision
+            (see :func:`~promptpose_mm.apis.init_model`).
 
     Returns:
         MMPoseInferencer: ready to call; ``.inferencer.model`` is the pose
@@ -297,6 +300,7 @@ def build_pose_inferencer(config: ConfigType,
     """
     cfg = _with_safe_visualizer(_load_config(config))
     check_pose_checkpoint(checkpoint, cfg)
+    cfg = with_precision(cfg, precision, device, checkpoint)
     if det_config is not None:
         _check_detector(det_config, det_checkpoint)
     weights = checkpoint

@@ -19,7 +19,8 @@ from mmengine.model import BaseModule
 from mmpose.registry import MODELS
 from torch import Tensor
 
-from promptpose_mm.utils.keypoint_names import keypoint_names_from_metainfo
+from promptpose_mm.utils.keypoint_names import (humanize_keypoint_name,
+                                                keypoint_names_from_metainfo)
 from .onnx_export import INPUT_NAME, METADATA_KEYS
 
 
@@ -58,7 +59,9 @@ def read_onnx_metadata(model_file: str) -> Dict[str, str]:
 def check_onnx_metadata(model_file: str,
                         metadata: Dict[str, str],
                         num_keypoints: Optional[int] = None,
-                        input_size: Optional[Sequence[int]] = None) -> None:
+                        input_size: Optional[Sequence[int]] = None,
+                        keypoint_names: Optional[Sequence[str]] = None
+                        ) -> None:
     """Check that an exported file's metadata fits the config.
 
     Args:
@@ -67,10 +70,13 @@ def check_onnx_metadata(model_file: str,
         num_keypoints (int, optional): the config's ``K``.
         input_size (Sequence[int], optional): the config's crop
             ``(width, height)``.
+        keypoint_names (Sequence[str], optional): the config's keypoint
+            names in order (compared humanized, as the prompts read them).
 
     Raises:
-        ValueError: not written by promptpose_mm, or another ``K`` or crop
-            size than the config's; the message names the file and the fix.
+        ValueError: not written by promptpose_mm, or another ``K``, crop
+            size or keypoint names than the config's; the message names the
+            file and the fix.
     """
     if not all(key in metadata for key in METADATA_KEYS):
         raise ValueError(f'{model_file} was not written by promptpose_mm '
@@ -87,6 +93,17 @@ def check_onnx_metadata(model_file: str,
             f'{model_file} was exported for {size} crops but the config '
             'crops {}x{}: export it again with this config'.format(
                 *input_size))
+    if keypoint_names is not None:
+        found = [
+            humanize_keypoint_name(name)
+            for name in json.loads(metadata['promptpose_mm.keypoint_names'])
+        ]
+        wanted = [humanize_keypoint_name(name) for name in keypoint_names]
+        if found != wanted:
+            raise ValueError(
+                f'{model_file} predicts the keypoints {found} but the config '
+                f'names {wanted}: pass the config it was exported from (the '
+                'heatmaps would be given the wrong names)')
 
 
 @MODELS.register_module()
@@ -99,6 +116,8 @@ class OnnxRuntimeModel(BaseModule):
             against the file's.
         input_size (Sequence[int], optional): the config's crop ``(width,
             height)``; checked against the file's.
+        keypoint_names (Sequence[str], optional): the config's keypoint
+            names; checked against the file's.
         providers (Sequence[str]): onnxruntime execution providers.
         num_threads (int): intra-op threads; 0 lets onnxruntime choose.
     """
@@ -107,6 +126,7 @@ class OnnxRuntimeModel(BaseModule):
                  model_file: str,
                  num_keypoints: Optional[int] = None,
                  input_size: Optional[Sequence[int]] = None,
+                 keypoint_names: Optional[Sequence[str]] = None,
                  providers: Sequence[str] = ('CPUExecutionProvider', ),
                  num_threads: int = 0,
                  init_cfg: Optional[dict] = None):
@@ -126,7 +146,7 @@ class OnnxRuntimeModel(BaseModule):
         self.model_file = model_file
         self.metadata = self.session.get_modelmeta().custom_metadata_map
         check_onnx_metadata(model_file, self.metadata, num_keypoints,
-                            input_size)
+                            input_size, keypoint_names)
 
     @property
     def keypoint_names(self) -> list:
@@ -164,8 +184,11 @@ def onnxruntime_config(cfg: Config, model_file: str) -> Config:
     head = cfg.model.head
     num_keypoints = head.get('out_channels')
     metainfo = cfg.model.get('metainfo')
-    if num_keypoints is None and metainfo is not None:
-        num_keypoints = len(keypoint_names_from_metainfo(metainfo))
+    names = None
+    if metainfo is not None:
+        names = keypoint_names_from_metainfo(metainfo)
+        if num_keypoints is None:
+            num_keypoints = len(names)
     codec = head.get('decoder')
     cfg.model = dict(
         type='TopdownPoseEstimator',
@@ -175,6 +198,7 @@ def onnxruntime_config(cfg: Config, model_file: str) -> Config:
             type='OnnxRuntimeModel',
             model_file=model_file,
             num_keypoints=num_keypoints,
+            keypoint_names=names,
             input_size=tuple(codec['input_size']) if codec else None),
         head=dict(
             type='HeatmapHead',

@@ -5,6 +5,7 @@ PyTorch on the bundled images, flip test, the tools, and clear errors.
 Models have random weights (no CLIP weights here), saved in MMEngine's
 checkpoint format as training writes them.
 """
+import json
 import os.path as osp
 
 import numpy as np
@@ -169,6 +170,22 @@ def test_onnx_errors_name_the_file(exported, tmp_path):
     onnx.save(proto, str(plain))
     with pytest.raises(ValueError, match='not written by promptpose_mm'):
         init_model(config, str(plain), device='cpu')
+    # the same K, two keypoints swapped: the heatmaps would be misnamed
+    swapped = tmp_path / 'swapped.onnx'
+    proto = onnx.load(onnx_file)
+    for entry in proto.metadata_props:
+        if entry.key == 'promptpose_mm.keypoint_names':
+            names = json.loads(entry.value)
+            names[1], names[2] = names[2], names[1]
+            entry.value = json.dumps(names)
+    onnx.save(proto, str(swapped))
+    for load in (lambda: init_model(config, str(swapped), device='cpu'),
+                 lambda: check_pose_checkpoint(str(swapped), config)):
+        with pytest.raises(ValueError) as error:
+            load()
+        message = str(error.value)
+        assert 'swapped.onnx predicts the keypoints' in message
+        assert 'pass the config it was exported from' in message
 
 
 def test_a_tool_builds_one_onnxruntime_session(exported, tmp_path,
