@@ -208,8 +208,16 @@ def read_deeplabcut_project(root: str) -> LabelSet:
                                    for part in bodyparts] for i in animals],
                                  dtype=np.float64).reshape(
                                      len(animals), len(bodyparts), 2)
-            # a point is labelled only when both coordinates are
-            instances[~np.isfinite(instances).all(-1)] = np.nan
+            # a point is labelled only when both coordinates are; one
+            # coordinate alone is reported
+            finite = np.isfinite(instances)
+            for n, k in zip(*np.nonzero(finite.any(-1) & ~finite.all(-1))):
+                skipped.append(
+                    Skipped(
+                        'point with one coordinate (unlabelled)',
+                        f'{file_name}: {animals[n] or "the animal"} '
+                        f'{bodyparts[k]}'))
+            instances[~finite.all(-1)] = np.nan
             if 'single' in by_individual and multi:
                 for part in unique:
                     if np.isfinite([

@@ -106,8 +106,8 @@ def clean_frames(
 
     - a point outside its image (``x`` not in ``[0, width]`` or ``y`` not
       in ``[0, height]``) becomes unlabelled, recorded as skipped;
-    - an instance without labelled points is removed, and a frame left
-      without instances is skipped, recorded;
+    - an instance without labelled points is removed, recorded, and a
+      frame left without instances is skipped, recorded;
     - the same ``file_name`` twice is a :class:`LabelError` naming
       ``source``, and so is a set without any frame left (``hint`` says
       what to check).
@@ -151,6 +151,10 @@ def clean_frames(
             skipped.append(
                 Skipped('frame without labelled points', frame.file_name))
             continue
+        for n in np.flatnonzero(~labelled):
+            skipped.append(
+                Skipped('animal without labelled points',
+                        f'{frame.file_name}: {tracks[n] or f"animal {n}"}'))
         kept.append(
             frame._replace(
                 instances=points[labelled],

@@ -50,10 +50,19 @@ def _video_names(labels) -> List[str]:
 
 
 def _write_png(path: str, image: np.ndarray) -> None:
-    """Write an image through a temporary file renamed into place."""
+    """Write an image through a temporary file renamed into place, unless
+    ``path`` already holds exactly this image (a re-import): a file with
+    other pixels (another labels file's frame) is replaced."""
     from PIL import Image
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
+    if osp.isfile(path):
+        try:
+            with Image.open(path) as found:
+                if np.array_equal(np.asarray(found), image):
+                    return
+        except OSError:
+            pass  # unreadable: written again
     atomic_write(
         path, lambda p: Image.fromarray(np.ascontiguousarray(image)).save(
             p, format='PNG'))
@@ -122,9 +131,8 @@ def read_sleap_labels(path: str, out_dir: str) -> LabelSet:
                     f'({reason})'))
             continue
         image = np.asarray(image)
-        if not osp.isfile(image_path):
-            os.makedirs(osp.dirname(image_path), exist_ok=True)
-            _write_png(image_path, image)
+        os.makedirs(osp.dirname(image_path), exist_ok=True)
+        _write_png(image_path, image)
         instances = np.stack([
             inst.numpy()[:, :2] for inst in lf.user_instances
         ]).astype(np.float64)

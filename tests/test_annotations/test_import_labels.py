@@ -102,6 +102,29 @@ def test_multi_animal_project(tmp_path):
     assert 'unique bodypart' in result['text']
 
 
+def test_an_animal_without_points_is_counted(tmp_path):
+    root = str(tmp_path / 'pair')
+    write_deeplabcut_project(
+        root, {'arena': 3}, individuals=['mouse1', 'mouse2'], unlabelled=0.)
+    table = osp.join(root, 'labeled-data', 'arena', 'CollectedData_lab.csv')
+    with open(table) as file:
+        lines = file.read().splitlines()
+    # the first frame's mouse2: every cell empty (4 header rows)
+    cells = lines[4].split(',')
+    half = (len(cells) - 3) // 2
+    lines[4] = ','.join(cells[:3 + half] + [''] * half)
+    with open(table, 'w') as file:
+        file.write('\n'.join(lines) + '\n')
+    result = import_labels(root, str(tmp_path / 'out'), base_config=TINY)
+    assert [
+        '1 x animal without labelled points: '
+        'labeled-data/arena/img000.png: mouse2'
+    ] == [line for line in result['skipped'] if 'animal without' in line]
+    found = exported(result)
+    assert len(found['labeled-data/arena/img000.png']) == 1
+    assert len(found['labeled-data/arena/img001.png']) == 2
+
+
 def test_sleap_file_with_video_frames(tmp_path):
     path = str(tmp_path / 'session1.slp')
     drawn = write_sleap_file(path, frames=5, animals=2, predicted_frames=2)
@@ -242,7 +265,7 @@ def test_bad_rows_are_skipped_and_counted(tmp_path):
     with open(table) as file:
         lines = file.read().splitlines()
     # row 0: its image is missing; row 1: not an image; row 2: no point;
-    # row 3: a point outside the 96x80 image
+    # row 3: a point outside the 96x80 image; row 4: a point with x only
     os.remove(osp.join(root, 'labeled-data', 'v1', 'img000.png'))
     with open(osp.join(root, 'labeled-data', 'v1', 'img001.png'), 'w') as f:
         f.write('not a png')
@@ -251,6 +274,9 @@ def test_bad_rows_are_skipped_and_counted(tmp_path):
     cells = lines[6].split(',')
     cells[3:5] = ['500.0', '10.0']
     lines[6] = ','.join(cells)
+    cells = lines[7].split(',')
+    cells[6] = ''  # the second bodypart's y
+    lines[7] = ','.join(cells)
     with open(table, 'w') as file:
         file.write('\n'.join(lines) + '\n')
     assert Image.open(osp.join(root, 'labeled-data', 'v1', 'img004.png'))
@@ -260,10 +286,15 @@ def test_bad_rows_are_skipped_and_counted(tmp_path):
     assert '1 x unreadable image' in text and 'img001.png' in text
     assert '1 x frame without labelled points' in text
     assert '1 x point outside its image' in text and 'snout' in text
+    assert '1 x point with one coordinate (unlabelled)' in text
+    assert 'img004.png: the animal' in text
     assert result['num_train'] + result['num_val'] == 3
     found = exported(result)
     (keypoints, _, _), = found['labeled-data/v1/img003.png']
     assert keypoints[:3] == [0.0, 0.0, 0]  # the outside snout: unlabelled
+    (keypoints, _, _), = found['labeled-data/v1/img004.png']
+    assert keypoints[3:6] == [0.0, 0.0, 0]  # the half point: unlabelled
+    assert keypoints[2] == 2 and keypoints[8] == 2  # its neighbours: kept
 
 
 def test_bodyparts_that_differ_from_config_yaml(dlc_project, tmp_path):
@@ -278,6 +309,31 @@ def test_bodyparts_that_differ_from_config_yaml(dlc_project, tmp_path):
     message = str(error.value)
     assert 'CollectedData_lab.csv' in message and 'config.yaml' in message
     assert 'tailbase' in message and 'tail_tip' in message
+
+
+def test_sleap_reimport_replaces_other_frames(tmp_path):
+    """Importing a new labels file of the same name into the same folder
+    pairs the new labels with the new frames, never with the old PNGs."""
+    from PIL import Image
+    out = str(tmp_path / 'out')
+    first = tmp_path / 'a' / 'session1.slp'
+    second = tmp_path / 'b' / 'session1.slp'
+    for path, seed in ((first, 0), (second, 1)):
+        path.parent.mkdir()
+        write_sleap_file(str(path), frames=3, seed=seed)
+    import_labels(str(first), out, base_config=TINY)
+    name = osp.join(out, 'images', 'session1_frames', '000000.png')
+    old = np.asarray(Image.open(name))
+    import_labels(str(first), out, base_config=TINY)  # the same: verified
+    stamp = os.stat(name).st_mtime_ns
+    import_labels(str(first), out, base_config=TINY)
+    assert os.stat(name).st_mtime_ns == stamp
+    import_labels(str(second), out, base_config=TINY)
+    new = np.asarray(Image.open(name))
+    drawn = np.asarray(
+        Image.open(tmp_path / 'b' / 'session1_frames' / 'frame000.png'))
+    assert not np.array_equal(new, old)
+    np.testing.assert_array_equal(new, drawn)
 
 
 def test_sleap_file_without_labelled_frames(tmp_path):
