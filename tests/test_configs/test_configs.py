@@ -57,6 +57,25 @@ def batch_of(dataset_cfg) -> dict:
     return pseudo_collate([dataset[0], dataset[1]])
 
 
+def train_one_step(model, cfg, optim_wrapper) -> tuple:
+    """One training step on two of the config's training samples: the
+    losses (``{name: value}``) and the names of the parameters it
+    changed."""
+    before = {
+        name: param.detach().clone()
+        for name, param in model.named_parameters() if param.requires_grad
+    }
+    model.train()
+    log_vars = model.train_step(
+        batch_of(cfg.train_dataloader.dataset), optim_wrapper)
+    losses = {k: v for k, v in log_vars.items() if k.startswith('loss')}
+    changed = [
+        name for name, param in model.named_parameters()
+        if name in before and not torch.equal(param, before[name])
+    ]
+    return losses, changed
+
+
 def test_every_config_is_covered():
     names = {config_id(path) for path in CONFIGS}
     assert 'promptpose_res50_ap10k.py' in names
@@ -162,22 +181,11 @@ def test_config_trains_one_step_and_predicts_with_flip(path):
     model.init_weights()
     num_keypoints = cfg.model.head.out_channels
 
-    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    before = {
-        name: param.detach().clone()
-        for name, param in model.named_parameters() if param.requires_grad
-    }
-    model.train()
-    log_vars = model.train_step(
-        batch_of(cfg.train_dataloader.dataset), optim_wrapper)
-    losses = {k: v for k, v in log_vars.items() if k.startswith('loss')}
+    losses, changed = train_one_step(
+        model, cfg, build_optim_wrapper(model, cfg.optim_wrapper))
     assert losses and all(torch.isfinite(v) for v in losses.values())
     if cfg.model.get('neck') is not None:
         assert {'loss_kpt', 'loss_pixel', 'loss_semantic'} & set(losses)
-    changed = [
-        name for name, param in model.named_parameters()
-        if name in before and not torch.equal(param, before[name])
-    ]
     assert any(name.startswith('head.') for name in changed)
     frozen = [
         name for name, param in model.named_parameters()

@@ -14,7 +14,7 @@ from promptpose_mm.engine import CPUAmpOptimWrapper
 from promptpose_mm.utils import precision as prec
 from promptpose_mm.utils.precision import PrecisionError
 from tests.paths import TINY, TINY_BASELINE
-from tests.test_configs.test_configs import batch_of, load_offline
+from tests.test_configs.test_configs import load_offline, train_one_step
 
 
 def amp_config(path: str = TINY):
@@ -46,25 +46,14 @@ def test_amp_on_cpu_trains_a_step_in_bfloat16(bf16_cpu, path):
     seen = []
     hook = model.backbone.register_forward_hook(
         lambda module, args, output: seen.append(output[-1].dtype))
-    before = {
-        name: param.detach().clone()
-        for name, param in model.named_parameters() if param.requires_grad
-    }
-    model.train()
-    log_vars = model.train_step(
-        batch_of(cfg.train_dataloader.dataset), wrapper)
+    losses, changed = train_one_step(model, cfg, wrapper)
     hook.remove()
     assert seen == [torch.bfloat16]
-    losses = {k: v for k, v in log_vars.items() if k.startswith('loss')}
     assert 'loss_kpt' in losses
     if path == TINY:
         assert {'loss_pixel', 'loss_semantic'} <= set(losses)
     for value in losses.values():
         assert value.dtype == torch.float32 and torch.isfinite(value)
-    changed = [
-        name for name, param in model.named_parameters()
-        if name in before and not torch.equal(param, before[name])
-    ]
     assert any(name.startswith('backbone.') for name in changed)
     assert any(name.startswith('head.') for name in changed)
     # weights and optimiser state stay float32
