@@ -15,7 +15,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.promptpose-ready
 SOURCES := promptpose_mm configs tools tests projects benchmarks setup.py
 DEPS := $(addprefix $(ROOT)/,tools/setup_env.sh requirements/stack.txt \
-	requirements/tests.txt setup.py)
+	requirements/tests.txt requirements/readers.txt setup.py)
 
 .PHONY: env demo test test-fast lint format check-env fresh-check clean
 

@@ -1,12 +1,16 @@
 """PromptPose over videos: per-frame keypoints for DeepLabCut, SLEAP and NWB.
 
-For every video, writes into --out-dir ``<video stem>_<scorer>`` with the
-suffixes of --formats: DeepLabCut's analysis table (.h5 and .csv: scorer /
-[individuals /] bodyparts / coords x, y, likelihood), a SLEAP file (.slp),
-its analysis HDF5 (.analysis.h5), NWB with ndx-pose (.nwb) and the boxes the
+For every video, writes into --out-dir ``<video stem><scorer>`` (as
+DeepLabCut names them; the scorer is ``DLC_PromptPose`` unless --scorer
+says otherwise) with the suffixes of --formats: DeepLabCut's analysis table
+(.h5 and .csv: scorer / [individuals /] bodyparts / coords x, y,
+likelihood; ``_el.h5`` for several animals) and its _meta.pickle, a SLEAP
+file (.slp),
+its analysis HDF5 (.analysis.h5), NWB with ndx-pose (.nwb, one file per
+animal) and the boxes the
 model ran on with each animal's state per frame (_boxes.csv: followed,
 searched, detected or lost); with --labelled-video also
-``<stem>_<scorer>_labelled.mp4``. An animal not found on a frame is NaN
+``<video stem><scorer>_labelled.mp4``. An animal not found on a frame is NaN
 there, and the summary counts those frames.
 
 Boxes (--boxes): ``frame`` (whole frames), ``fixed`` (--box X1 Y1 X2 Y2 on
@@ -67,6 +71,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'most labelled on one training frame, else 1); detector: the most '
         'identities (default: no limit)')
     parser.add_argument(
+        '--individuals',
+        nargs='+',
+        metavar='NAME',
+        help="the animals' names in the files (DeepLabCut individuals, "
+        'SLEAP tracks, NWB subjects), one per animal; sets --animals '
+        "(default: the imported project's individuals or tracks when they "
+        'are as many as the animals, else animal1, animal2, ...)')
+    parser.add_argument(
         '--animal-size',
         type=float,
         help='track: the side in pixels of the box around an animal, for '
@@ -96,8 +108,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'tracking (default: 0.3)')
     parser.add_argument(
         '--scorer',
-        default='PromptPose',
-        help='DeepLabCut scorer name and file suffix')
+        default='DLC_PromptPose',
+        help='the scorer: the scorer level of the DeepLabCut table and the '
+        'suffix of every file, <video stem><scorer> as DeepLabCut names '
+        'them (its tools look for "DLC" in the name)')
     cli.add_out_dir(parser, 'work_dirs/videos')
     args = parser.parse_args(argv)
     cli.check_backend(parser, args)
@@ -111,6 +125,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             and args.animals != len(args.box):
         parser.error(f'--animals {args.animals} but {len(args.box)} --box '
                      'given: give one box per animal')
+    if args.individuals:
+        names = args.individuals
+        slots = (1 if args.boxes == 'frame' else
+                 len(args.box) if args.box else args.animals)
+        if len(set(names)) != len(names):
+            parser.error(f'--individuals {" ".join(names)}: the names must '
+                         'differ')
+        if slots is not None and slots != len(names):
+            parser.error(f'{len(names)} --individuals for {slots} animals: '
+                         'give one name per animal')
+        args.animals = args.animals or len(names)
     for option in ('animals', 'search_every'):
         value = getattr(args, option)
         if value is not None and value < 1:
@@ -154,6 +179,13 @@ def build_detector(args: argparse.Namespace):
             np.zeros((0, 4), np.float32)
 
     return pose2d.model, detect
+
+
+def frame_size(path: str) -> tuple:
+    """The video's ``(width, height)``."""
+    from promptpose_mm.apis.video import open_video
+    height, width = open_video(path).shape[1:3]
+    return int(width), int(height)
 
 
 def count_states(states: np.ndarray, individuals: Sequence[str]) -> str:
@@ -241,10 +273,26 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
             except (FileNotFoundError, VideoError) as error:
                 sys.exit(f'error: {error}')
             seconds = time.perf_counter() - start
+            finished = time.time()
             frames = len(result.keypoints)
-            poses = VideoPoses(path, result.keypoints, result.scores, names,
-                               links, result.fps, args.scorer, result.boxes,
-                               result.states)
+            slots = result.keypoints.shape[1]
+            named = args.individuals or record.get('individuals')
+            if named and len(named) != slots:
+                print_log(
+                    f'{path}: {slots} animal slots, {len(named)} names '
+                    f'({", ".join(named)}): the slots are animal1..{slots}',
+                    logger='current',
+                    level=30)
+                named = None
+            poses = VideoPoses(
+                path, result.keypoints, result.scores, names, links,
+                result.fps, args.scorer, result.boxes, result.states,
+                frame_size(path),
+                dict(
+                    start=finished - seconds,
+                    stop=finished,
+                    batch_size=args.batch_size,
+                    config=args.config), named)
             print_log(
                 f'{path}: {frames} frames in {seconds:.1f} s '
                 f'({frames / max(seconds, 1e-9):.1f} frames/s); '
@@ -259,7 +307,7 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
                     level=30)
             stem = osp.join(
                 args.out_dir,
-                f'{osp.splitext(osp.basename(path))[0]}_{args.scorer}')
+                f'{osp.splitext(osp.basename(path))[0]}{args.scorer}')
             pending.append(writer.submit(write, poses, stem))
             if result.error:
                 print_log(

@@ -219,6 +219,8 @@ main() {
     # stack can move them (mmpose asks for an unpinned torchvision).
     uv_install "mmcv==$MMCV_VERSION" "xtcocotools==$XTCOCOTOOLS_VERSION" \
         "${STACK_PINS[@]}" -r "$ROOT/requirements/tests.txt"
+    # movement's file loaders, for the tests (see the file for why --no-deps)
+    uv_install --no-deps -r "$ROOT/requirements/readers.txt"
     uv_install --no-build-isolation --no-deps -e "$ROOT"
     # `mim search` reads <site-packages>/promptpose_mm/.mim/model-index.yml;
     # an editable (PEP 660) install has no such folder, so link the checkout.

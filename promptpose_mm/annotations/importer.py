@@ -9,7 +9,8 @@ splits them (:mod:`.split`), and writes into ``out_dir``:
 - ``metainfo.py``: the MMPose metainfo (:mod:`.metainfo`);
 - a config inheriting a PromptPose paper config (ResNet-50 or ViT-B/16)
   that states only this data set (:mod:`.dataset_config`), and records the
-  box mode, the animals' box side and the most animals on a frame under
+  box mode, the animals' box side, the most animals on a frame and the
+  animals' names (DeepLabCut individuals, SLEAP tracks) under
   ``label_import``, so that video inference can match them;
 - ``import_summary.json``: counts per split, what was skipped and why;
 - for SLEAP files, ``images/``: the labelled frames.
@@ -80,6 +81,16 @@ def animal_scale(frames: Sequence[LabelledFrame],
         sides += [square_box(points, padding)[2] for points in labelled]
     side = round(float(np.median(sides)), 1) if sides else None
     return dict(animal_side=side, max_animals=most)
+
+
+def animal_names(frames: Sequence[LabelledFrame]) -> Optional[List[str]]:
+    """The labels' animal names (DeepLabCut individuals, SLEAP tracks) in
+    the order first seen, for the video tools to name their animals; None
+    when the labels name none."""
+    names: List[str] = []
+    for frame in frames:
+        names += [name for name in frame.tracks if name and name not in names]
+    return names or None
 
 
 def _slug(name: str) -> str:
@@ -155,6 +166,7 @@ def import_labels(source: str,
         box_mode=box_mode,
         padding=padding if box_mode == 'animal' else None,
         split=split.rule,
+        individuals=animal_names(labels.frames),
         **animal_scale(split.train, padding if box_mode == 'animal' else 0))
     entries = [
         dataset_entries(paths['train'], paths['val'], paths['metainfo'],

@@ -24,13 +24,28 @@ missing or unreadable are reported as skipped, as are points outside their
 image and frames without a labelled point (:func:`~.labels.clean_frames`).
 
 Predictions (:class:`~.poses.VideoPoses`) are written, through pandas, as
-DeepLabCut's analysis table (``.h5`` with key ``df_with_missing``, and
-``.csv``): column levels ``scorer / bodyparts / coords`` (``x``, ``y``,
-``likelihood``), with ``individuals`` between the first two when several
-animals are tracked; one row per frame.
+DeepLabCut 3's ``analyze_videos`` writes them, so that its tools
+(``create_labeled_video``, ``filterpredictions``, ``plot_trajectories``,
+``analyzeskeleton``) and movement read them:
+
+- ``<video stem><scorer>.h5`` (key ``df_with_missing``, PyTables
+  ``table`` format) and ``.csv`` (pandas' header rows): column levels
+  ``scorer / bodyparts / coords`` (``x``, ``y``, ``likelihood``), one row
+  per frame, index ``0 .. T-1``;
+- several animals, whose identities are kept from frame to frame, named
+  as DeepLabCut names its tracked table: ``<video stem><scorer>_el.h5``
+  and ``_el.csv``, with ``individuals`` between ``scorer`` and
+  ``bodyparts``. The key stays ``df_with_missing``: DeepLabCut's tracker
+  writes ``tracks``, but its readers take the file's one key, and movement
+  reads ``df_with_missing`` only;
+- ``<video stem><scorer>_meta.pickle``: ``{'data': {...}}`` with the
+  fields DeepLabCut writes (frame size, frame count, rate, cropping,
+  bodyparts, individuals, run times, ...), which ``create_labeled_video``
+  reads.
 """
 import glob
 import os.path as osp
+import pickle
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -267,6 +282,12 @@ def deeplabcut_table(poses: VideoPoses):
     return pd.DataFrame(values, columns=columns, index=np.arange(frames))
 
 
+def table_path(out_stem: str, suffix: str, animals: int) -> str:
+    """The analysis table's file: ``<out_stem><suffix>`` for one animal,
+    ``<out_stem>_el<suffix>`` (DeepLabCut's tracked table) for several."""
+    return out_stem + ('_el' if animals > 1 else '') + suffix
+
+
 def write_deeplabcut_predictions(poses: VideoPoses, path: str) -> str:
     """Write ``poses`` as DeepLabCut's analysis table: ``.h5`` (key
     ``df_with_missing``) or, for any other suffix, ``.csv``."""
@@ -276,6 +297,56 @@ def write_deeplabcut_predictions(poses: VideoPoses, path: str) -> str:
             path, lambda p: table.to_hdf(
                 p, key='df_with_missing', mode='w', format='table'))
     return atomic_write(path, table.to_csv)
+
+
+def deeplabcut_meta(poses: VideoPoses) -> dict:
+    """The ``_meta.pickle`` content DeepLabCut writes next to its
+    analysis table: ``{'data': {...}}``; what is not known (the frame size
+    when ``poses.frame_size`` is None, run times without ``poses.run``) is
+    None."""
+    run = poses.run or {}
+    width, height = poses.frame_size or (None, None)
+    start, stop = run.get('start'), run.get('stop')
+    individuals = poses.individuals
+    return {
+        'data': {
+            'start': start,
+            'stop': stop,
+            'run_duration':
+            None if start is None or stop is None else stop - start,
+            'Scorer': poses.scorer,
+            'pytorch-config': {
+                'config': run.get('config'),
+                'metadata': {
+                    'bodyparts': list(poses.bodyparts),
+                    'unique_bodyparts': [],
+                    'individuals': individuals,
+                },
+            },
+            'fps': poses.fps,
+            'batch_size': run.get('batch_size'),
+            'frame_dimensions': (width, height),
+            'nframes': len(poses.keypoints),
+            'iteration (active-learning)': None,
+            'training set fraction': None,
+            'cropping': False,
+            'cropping_parameters': [0, width, 0, height],
+            'individuals': individuals,
+            'bodyparts': list(poses.bodyparts),
+            'unique_bodyparts': [],
+        }
+    }
+
+
+def write_deeplabcut_meta(poses: VideoPoses, path: str) -> str:
+    """Write :func:`deeplabcut_meta` of ``poses`` as a pickle."""
+    meta = deeplabcut_meta(poses)
+
+    def write(partial: str) -> None:
+        with open(partial, 'wb') as file:
+            pickle.dump(meta, file, pickle.HIGHEST_PROTOCOL)
+
+    return atomic_write(path, write)
 
 
 def read_deeplabcut_predictions(path: str) -> Tuple[np.ndarray, np.ndarray]:

@@ -4,10 +4,11 @@ A :class:`VideoPoses` holds what a model predicted on every frame of one
 video: ``(T, N, K)`` coordinates and scores of up to ``N`` animals. It is
 written, through pandas and sleap-io rather than by hand, as
 
-- DeepLabCut's analysis table (``.h5`` and ``.csv``, :mod:`.deeplabcut`);
+- DeepLabCut's analysis table (``.h5`` and ``.csv``) and its
+  ``_meta.pickle``, named as DeepLabCut names them (:mod:`.deeplabcut`);
 - a SLEAP labels file (``.slp``) of predicted instances and its analysis
   HDF5 (``.analysis.h5``), by sleap-io (:mod:`.sleap`);
-- NWB with ndx-pose (``.nwb``), also by sleap-io (:mod:`.nwb`);
+- NWB with ndx-pose (``.nwb``, one file per animal, :mod:`.nwb`);
 - the boxes the model ran on and each animal's state per frame
   (``_boxes.csv``: ``frame, individual, state, x1, y1, x2, y2``);
 - a labelled video rendered by sleap-io, points under a score cut-off left
@@ -45,12 +46,21 @@ class VideoPoses(NamedTuple):
         bodyparts (list[str]): the ``K`` keypoint names.
         skeleton (list[tuple[str, str]]): links by name.
         fps (float): frames per second of the video (0 when unknown).
-        scorer (str): the model's name, DeepLabCut's ``scorer`` level.
+        scorer (str): the model's name, DeepLabCut's ``scorer`` level and
+            file-name suffix (DeepLabCut's tools find ``DLC`` in it).
         boxes (np.ndarray, optional): ``(T, N, 4)`` xyxy boxes the model ran
             on, NaN where none.
         states (np.ndarray, optional): ``(T, N)`` how each animal was found
             per frame (``followed``, ``searched``, ``detected``, ``lost``,
             ...).
+        frame_size (tuple[int, int], optional): the video's ``(width,
+            height)``.
+        run (dict, optional): how the poses were made, for DeepLabCut's
+            ``_meta.pickle``: ``start`` and ``stop`` (seconds since the
+            epoch), ``batch_size``, ``config`` (the model config's path).
+        animal_names (Sequence[str], optional): the ``N`` slots' names
+            (DeepLabCut individuals, SLEAP tracks, NWB subjects); default
+            ``animal1``, ``animal2``, ...
     """
     video: str
     keypoints: np.ndarray
@@ -58,14 +68,25 @@ class VideoPoses(NamedTuple):
     bodyparts: List[str]
     skeleton: List[Tuple[str, str]]
     fps: float = 0.0
-    scorer: str = 'PromptPose'
+    scorer: str = 'DLC_PromptPose'
     boxes: Optional[np.ndarray] = None
     states: Optional[np.ndarray] = None
+    frame_size: Optional[Tuple[int, int]] = None
+    run: Optional[dict] = None
+    animal_names: Optional[Sequence[str]] = None
 
     @property
     def individuals(self) -> List[str]:
-        """Animal slot names: ``animal1``, ``animal2``, ..."""
-        return [f'animal{n + 1}' for n in range(self.keypoints.shape[1])]
+        """Animal slot names: :attr:`animal_names`, else ``animal1``,
+        ``animal2``, ..."""
+        slots = self.keypoints.shape[1]
+        if self.animal_names is None:
+            return [f'animal{n + 1}' for n in range(slots)]
+        names = [str(name) for name in self.animal_names]
+        if len(names) != slots or len(set(names)) != slots or '' in names:
+            raise ValueError(f'{len(names)} animal names {names} for {slots} '
+                             'animal slots: give one distinct name per slot')
+        return names
 
 
 def box_table(poses: VideoPoses):
@@ -91,27 +112,33 @@ def write_poses(poses: VideoPoses,
 
     Args:
         poses (VideoPoses): one video's predictions.
-        out_stem (str): the output path without suffix, e.g.
-            ``out/session1DLC_promptpose``.
-        formats (Sequence[str]): keys of :data:`SUFFIXES`.
+        out_stem (str): the output path without suffix; DeepLabCut's rule
+            is the video's stem and the scorer, e.g.
+            ``out/session1DLC_PromptPose``.
+        formats (Sequence[str]): keys of :data:`SUFFIXES`. Several
+            animals' DeepLabCut tables are named as DeepLabCut names its
+            tracked ones (``<stem>_el.h5``, :func:`~.deeplabcut.table_path`);
+            a DeepLabCut table comes with its ``<stem>_meta.pickle``.
 
     Returns:
-        list[str]: the written files.
+        list[str]: the written files (the NWB ones: one per animal).
     """
     unknown = [name for name in formats if name not in SUFFIXES]
     if unknown:
         raise ValueError(f'unknown output formats {unknown}; choose from '
                          f'{list(SUFFIXES)}')
     # the formats' modules import this one
-    from .deeplabcut import write_deeplabcut_predictions
+    from .deeplabcut import (table_path, write_deeplabcut_meta,
+                             write_deeplabcut_predictions)
     from .nwb import write_nwb
     from .sleap import sleap_labels, write_sleap_predictions
     written = []
-    labels = sleap_labels(poses) if {'slp', 'analysis-h5', 'nwb'
+    labels = sleap_labels(poses) if {'slp', 'analysis-h5'
                                      } & set(formats) else None
     for name in formats:
         path = out_stem + SUFFIXES[name]
         if name in ('dlc-h5', 'dlc-csv'):
+            path = table_path(out_stem, SUFFIXES[name], len(poses.individuals))
             write_deeplabcut_predictions(poses, path)
         elif name == 'boxes':
             boxes = box_table(poses)
@@ -119,6 +146,9 @@ def write_poses(poses: VideoPoses,
         elif name in ('slp', 'analysis-h5'):
             write_sleap_predictions(poses, path, labels)
         else:
-            write_nwb(poses, path, labels)
+            written.extend(write_nwb(poses, path))
+            continue
         written.append(path)
+    if {'dlc-h5', 'dlc-csv'} & set(formats):
+        written.append(write_deeplabcut_meta(poses, out_stem + '_meta.pickle'))
     return written

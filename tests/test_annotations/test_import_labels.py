@@ -429,3 +429,16 @@ def test_the_animal_scale_is_the_median_padded_side():
     assert animal_scale(frames, 0.25) == dict(animal_side=30.0, max_animals=2)
     assert animal_scale(frames, 0.0) == dict(animal_side=20.0, max_animals=2)
     assert animal_scale([], 0.25) == dict(animal_side=None, max_animals=0)
+
+
+def test_the_animal_names_in_the_order_first_seen():
+    from promptpose_mm.annotations.importer import animal_names
+    from promptpose_mm.io.labels import LabelledFrame
+    two = np.zeros((2, 1, 2))
+    frames = [
+        LabelledFrame('a.png', 9, 9, two, tracks=('male', '')),
+        LabelledFrame('b.png', 9, 9, two, tracks=('female', 'male')),
+    ]
+    assert animal_names(frames) == ['male', 'female']
+    assert animal_names([LabelledFrame('c.png', 9, 9, two,
+                                       tracks=('', ''))]) is None

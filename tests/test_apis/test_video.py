@@ -106,10 +106,10 @@ def test_the_tool_writes_files_the_lab_tools_read(lab_model, video, tmp_path):
         video, '--config', config, '--checkpoint', checkpoint, '--out-dir',
         out, '--batch-size', '4', '--labelled-video'
     ])
-    stem = osp.join(out, 'walk_PromptPose')
+    stem = osp.join(out, 'walkDLC_PromptPose')
     assert sorted(files) == sorted(stem + s
-                                   for s in ('.h5', '.csv', '.slp',
-                                             '.analysis.h5', '.nwb',
+                                   for s in ('.h5', '.csv', '_meta.pickle',
+                                             '.slp', '.analysis.h5', '.nwb',
                                              '_boxes.csv', '_labelled.mp4'))
     boxes = pd.read_csv(stem + '_boxes.csv')
     assert list(boxes.columns) == [
@@ -136,8 +136,23 @@ def test_the_tool_writes_files_the_lab_tools_read(lab_model, video, tmp_path):
     assert labels.skeletons[0].node_names == MOUSE_PARTS
     analysis = sio.load_file(stem + '.analysis.h5')
     np.testing.assert_allclose(analysis.numpy(), points, atol=1e-4)
-    nwb = sio.load_nwb(stem + '.nwb')
-    np.testing.assert_allclose(nwb.numpy(), points, atol=1e-4)
+    from movement.io import load_dataset
+    nwb = load_dataset(stem + '.nwb', source_software='NWB')
+    assert nwb.individuals.values.tolist() == ['animal1']
+    np.testing.assert_allclose(
+        nwb.position.sel(
+            keypoints=MOUSE_PARTS).transpose('time', 'individuals',
+                                             'keypoints', 'space'),
+        points,
+        atol=1e-4)
+    meta = pd.read_pickle(stem + '_meta.pickle')['data']
+    assert meta['frame_dimensions'] == (95, 81)
+    assert meta['nframes'] == FRAMES
+    assert meta['cropping_parameters'] == [0, 95, 0, 81]
+    assert meta['Scorer'] == 'DLC_PromptPose'
+    assert meta['bodyparts'] == MOUSE_PARTS
+    assert meta['batch_size'] == 4
+    assert 0 < meta['run_duration'] < 600
     drawn = sio.load_video(stem + '_labelled.mp4')
     assert len(drawn) == FRAMES  # an odd 95x81 source, still encoded
     # every point scoring at least --kpt-thr is drawn where it is
@@ -179,7 +194,7 @@ def test_the_tool_runs_an_exported_model(lab_model, tmp_path,
             out, '--batch-size', '2', '--formats', 'dlc-h5'
         ])
         poses[name] = read_deeplabcut_predictions(
-            osp.join(out, 'reaching_PromptPose.h5'))
+            osp.join(out, 'reachingDLC_PromptPose.h5'))
     (points, scores), (onnx_points, onnx_scores) = poses['pth'], poses['onnx']
     assert points.shape == (3, 1, 4, 2)
     # random weights: the maxima sit at a few places (often a border), not
@@ -231,10 +246,11 @@ def test_interrupted_run_writes_the_frames_done(lab_model, video, tmp_path,
             out, '--batch-size', '4', '--formats', 'dlc-h5', 'slp'
         ])
     assert stop.value.code == 130
-    assert len(pd.read_hdf(osp.join(out, 'walk_PromptPose.h5'))) == 4
+    assert len(pd.read_hdf(osp.join(out, 'walkDLC_PromptPose.h5'))) == 4
     import sleap_io as sio
     assert len(
-        sio.load_slp(osp.join(out, 'walk_PromptPose.slp')).labeled_frames) == 4
+        sio.load_slp(osp.join(out,
+                              'walkDLC_PromptPose.slp')).labeled_frames) == 4
     assert not [name for name in os.listdir(out) if 'partial' in name]
 
 
@@ -260,7 +276,8 @@ def test_bad_inputs_name_the_file(lab_model, video, tmp_path):
         ])
     failed = re.search(r'frame (\d+) cannot be decoded', str(stop.value))
     if failed:  # the frames before it are written
-        table = pd.read_hdf(str(tmp_path / 'o1' / 'truncated_PromptPose.h5'))
+        table = pd.read_hdf(
+            str(tmp_path / 'o1' / 'truncatedDLC_PromptPose.h5'))
         assert len(table) == int(failed.group(1)) > 0
     (tmp_path / 'a_file').write_text('x')
     with pytest.raises(SystemExit, match='cannot be written'):
@@ -310,7 +327,9 @@ def test_detector_gives_several_animals(lab_model, video, tmp_path,
         tiny_dog_detector['checkpoint'], '--nms-thr', '1', '--formats',
         'dlc-h5', 'slp', 'boxes'
     ])
-    table = pd.read_hdf(osp.join(out, 'walk_PromptPose.h5'))
+    # several animals: DeepLabCut's tracked table, named as it names it
+    table = pd.read_hdf(
+        osp.join(out, 'walkDLC_PromptPose_el.h5'), 'df_with_missing')
     assert table.columns.names == [
         'scorer', 'individuals', 'bodyparts', 'coords'
     ]
@@ -320,7 +339,7 @@ def test_detector_gives_several_animals(lab_model, video, tmp_path,
     ]
     assert len(table) == FRAMES
     assert np.isfinite(table.to_numpy()).all()
-    boxes = pd.read_csv(osp.join(out, 'walk_PromptPose_boxes.csv'))
+    boxes = pd.read_csv(osp.join(out, 'walkDLC_PromptPose_boxes.csv'))
     assert set(boxes['state']) == {'detected'}
     # identities: each animal keeps its box from frame to frame
     for name, rows in boxes.groupby('individual'):

@@ -62,9 +62,78 @@ def test_deeplabcut_table_layout_and_round_trip(tmp_path):
     assert table[('pp', 'animal1', 'snout', 'likelihood')].tolist() == \
         scores[:, 0, 0].tolist()
     files = write_poses(poses, str(tmp_path / 'vpp'), ['dlc-h5', 'dlc-csv'])
-    for path in files:
+    stem = str(tmp_path / 'vpp')
+    assert files == [stem + '_el.h5', stem + '_el.csv', stem + '_meta.pickle']
+    for path in files[:2]:
         got_points, got_scores = read_deeplabcut_predictions(path)
         np.testing.assert_array_equal(got_points, points)
         np.testing.assert_array_equal(got_scores, scores)
     with pytest.raises(ValueError, match='unknown output formats'):
         write_poses(poses, str(tmp_path / 'x'), ['mat'])
+
+
+def test_predictions_named_and_laid_out_as_deeplabcut_writes_them(tmp_path):
+    """As DeepLabCut 3's ``analyze_videos`` (``create_df_from_prediction``,
+    ``_generate_metadata``) and its tracker (``stitch_tracklets``) write
+    them: file names, HDF5 keys, header rows, index and metadata."""
+    import pandas as pd
+    rng = np.random.default_rng(1)
+    one = VideoPoses(
+        str(tmp_path / 'cage3.mp4'),
+        rng.uniform(0, 90, (4, 1, 2, 2)),
+        rng.uniform(0, 1, (4, 1, 2)), ['snout', 'tail'], [],
+        25.0,
+        'DLC_PromptPose',
+        frame_size=(640, 480),
+        run=dict(start=100.0, stop=112.5, batch_size=16, config='c.py'))
+    stem = str(tmp_path / 'cage3DLC_PromptPose')
+    files = write_poses(one, stem, ['dlc-h5', 'dlc-csv'])
+    assert files == [stem + '.h5', stem + '.csv', stem + '_meta.pickle']
+    table = pd.read_hdf(stem + '.h5', 'df_with_missing')
+    assert table.columns.names == ['scorer', 'bodyparts', 'coords']
+    assert list(table.columns) == [('DLC_PromptPose', part, coord)
+                                   for part in ('snout', 'tail')
+                                   for coord in ('x', 'y', 'likelihood')]
+    assert table.index.tolist() == [0, 1, 2, 3] and table.index.name is None
+    with pd.HDFStore(stem + '.h5') as store:  # PyTables' table format
+        assert store.get_storer('df_with_missing').is_table
+    with open(stem + '.csv') as file:
+        header = [next(file).rstrip('\n') for _ in range(4)]
+    assert header[:3] == [
+        'scorer,' + ','.join(['DLC_PromptPose'] * 6),
+        'bodyparts,snout,snout,snout,tail,tail,tail',
+        'coords,x,y,likelihood,x,y,likelihood',
+    ]
+    assert header[3].split(',')[0] == '0'
+    meta = pd.read_pickle(stem + '_meta.pickle')
+    assert set(meta) == {'data'}
+    assert set(meta['data']) == {
+        'start', 'stop', 'run_duration', 'Scorer', 'pytorch-config', 'fps',
+        'batch_size', 'frame_dimensions', 'nframes',
+        'iteration (active-learning)', 'training set fraction', 'cropping',
+        'cropping_parameters', 'individuals', 'bodyparts', 'unique_bodyparts'
+    }
+    data = meta['data']
+    assert data['frame_dimensions'] == (640, 480)
+    assert data['cropping'] is False
+    assert data['cropping_parameters'] == [0, 640, 0, 480]
+    assert (data['nframes'], data['fps'], data['batch_size']) == (4, 25.0, 16)
+    assert data['run_duration'] == 12.5
+    assert data['bodyparts'] == ['snout', 'tail']
+    assert data['individuals'] == ['animal1']
+    # several animals: the tracked table's name, the individuals level
+    two = one._replace(
+        keypoints=rng.uniform(0, 90, (4, 2, 2, 2)),
+        scores=rng.uniform(0, 1, (4, 2, 2)))
+    files = write_poses(two, stem, ['dlc-h5', 'dlc-csv'])
+    assert files == [stem + '_el.h5', stem + '_el.csv', stem + '_meta.pickle']
+    table = pd.read_hdf(stem + '_el.h5', 'df_with_missing')
+    assert table.columns.names == [
+        'scorer', 'individuals', 'bodyparts', 'coords'
+    ]
+    assert table.columns.get_level_values('individuals').unique().tolist() == [
+        'animal1', 'animal2'
+    ]
+    with open(stem + '_el.csv') as file:
+        assert next(file).startswith('scorer,DLC_PromptPose')
+        assert next(file).startswith('individuals,animal1,animal1')

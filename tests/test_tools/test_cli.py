@@ -130,3 +130,22 @@ def test_pose_tools_keep_freed_memory_unless_told(tool, source, monkeypatch,
         with pytest.raises(SystemExit):
             module.main(argv + extra)
         assert calls == expected
+
+
+def test_video_tool_names_one_animal_each(capsys):
+    tool = load_tool('analyze_video.py')
+    model = ['--config', 'c.py', '--checkpoint', 'w.pth']
+    args = tool.parse_args(['a.mp4', *model, '--individuals', 'male', 'fem'])
+    assert (args.individuals, args.animals) == (['male', 'fem'], 2)
+    for wrong, message in (
+        (['--individuals', 'a', 'b', '--box', '0', '0', '9',
+          '9'], '2 --individuals for 1 animals'),
+        (['--individuals', 'a', 'b', '--animals',
+          '3'], '2 --individuals for 3 animals'),
+        (['--individuals', 'a', 'a'], 'the names must differ'),
+        (['--individuals', 'a', 'b', '--boxes',
+          'frame'], '2 --individuals for 1 animals'),
+    ):
+        with pytest.raises(SystemExit):
+            tool.parse_args(['a.mp4', *model, *wrong])
+        assert message in capsys.readouterr().err
