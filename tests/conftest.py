@@ -166,6 +166,61 @@ def random_checkpoint() -> Callable[..., str]:
     return _write_random_checkpoint
 
 
+@pytest.fixture(scope='session')
+def lab_run(tmp_path_factory) -> Dict[str, str]:
+    """The one trained checkpoint the tools' tests share: a lab's model as
+    ``mim train`` makes it (in this process) of an imported DeepLabCut
+    project (drawn mice, 95x81 frames, whole-frame boxes), on the tiny
+    backbone, two epochs, validated and saved after each.
+
+    Returns:
+        dict: ``config`` (the importer's), ``work_dir`` (MMEngine's logs
+        and ``epoch_1.pth``, ``epoch_2.pth``; copy it before resuming),
+        ``checkpoint`` (``epoch_2.pth``) and ``training`` (a function of
+        ``(work_dir, epochs)`` giving the run's config for another run,
+        :func:`lab_run_config`).
+    """
+    from mmengine.runner import Runner
+
+    from promptpose_mm.annotations import import_labels
+    from promptpose_mm.testing.label_projects import write_deeplabcut_project
+    from tests.paths import TINY
+    folder = tmp_path_factory.mktemp('lab')
+    write_deeplabcut_project(
+        str(folder / 'project'), {
+            'cage1': 3,
+            'cage2': 2
+        }, size=(95, 81))
+    data = import_labels(
+        str(folder / 'project'),
+        str(folder / 'data'),
+        base_config=TINY,
+        box_mode='frame',
+        batch_size=2)
+    work_dir = str(folder / 'work')
+    Runner.from_cfg(lab_run_config(data['config'], work_dir, 2)).train()
+    return dict(
+        config=data['config'],
+        work_dir=work_dir,
+        checkpoint=osp.join(work_dir, 'epoch_2.pth'),
+        training=lambda where, epochs: lab_run_config(data['config'], where,
+                                                      epochs))
+
+
+def lab_run_config(config: str, work_dir: str, epochs: int) -> Config:
+    """``config`` trained for ``epochs`` into ``work_dir``, validated and
+    saved after every epoch, logging every iteration (as :func:`lab_run`
+    trains it)."""
+    cfg = Config.fromfile(config)
+    cfg.work_dir = work_dir
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = 1
+    cfg.default_hooks.checkpoint.interval = 1
+    cfg.default_hooks.checkpoint.max_keep_ckpts = 3
+    cfg.default_hooks.logger.interval = 1
+    return cfg
+
+
 # RTMDet-tiny at 320 x 320, at most 3 boxes, no pretrained download
 _DET_CONFIG = """_base_ = {base!r}
 model = dict(backbone=dict(init_cfg=None),

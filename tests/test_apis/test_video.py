@@ -1,7 +1,8 @@
 """Video analysis and its outputs for the lab tools.
 
 A lab's model is what `mim train` makes of an imported DeepLabCut project
-(drawn mice, the tiny backbone, one epoch); the videos are written here
+(drawn mice, the tiny backbone, two epochs: the suite's shared
+``lab_run``); the videos are written here
 (FFV1 in AVI, lossless, odd frame sizes).
 """
 import os
@@ -30,32 +31,10 @@ REACHING_FRAMES = osp.join(REACHING, 'labeled-data', 'reachingvideo1')
 
 
 @pytest.fixture(scope='module')
-def lab_model(tmp_path_factory):
-    """(config, checkpoint) of a 4-keypoint model trained (one epoch) on
-    an imported project with whole-frame boxes."""
-    folder = tmp_path_factory.mktemp('lab')
-    write_deeplabcut_project(
-        str(folder / 'project'), {
-            'cage1': 3,
-            'cage2': 2
-        }, size=(95, 81))
-    data = import_labels(
-        str(folder / 'project'),
-        str(folder / 'data'),
-        base_config=TINY,
-        box_mode='frame',
-        batch_size=2)
-    work = str(folder / 'work')
-    # one epoch in this process, as mim train runs it
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-    cfg = Config.fromfile(data['config'])
-    cfg.work_dir = work
-    cfg.train_cfg.max_epochs = 1
-    cfg.train_cfg.val_interval = 1
-    cfg.default_hooks.checkpoint.interval = 1
-    Runner.from_cfg(cfg).train()
-    return data['config'], osp.join(work, 'epoch_1.pth')
+def lab_model(lab_run):
+    """(config, checkpoint) of the shared lab model: 4 keypoints, trained
+    (two epochs) on an imported project with whole-frame boxes."""
+    return lab_run['config'], lab_run['checkpoint']
 
 
 @pytest.fixture(scope='module')

@@ -1,5 +1,6 @@
-"""MMEngine checkpoints from a real training run load, resume and test under
-torch 2.14's ``weights_only`` default, and code-running pickles are refused.
+"""MMEngine checkpoints from a real training run (the suite's shared lab
+run) load, resume and test under torch 2.14's ``weights_only`` default, and
+code-running pickles are refused.
 """
 import io
 import os
@@ -13,31 +14,20 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import Runner
 
 import promptpose_mm  # noqa: F401  (allows the MMEngine types)
 from promptpose_mm.utils.checkpoint import empty_bytes, history_buffer_getattr
-from tests.paths import TINY
-
-
-def tiny_cfg(work_dir: str, epochs: int) -> Config:
-    cfg = Config.fromfile(TINY)
-    cfg.work_dir = work_dir
-    cfg.train_cfg.max_epochs = epochs
-    cfg.train_cfg.val_interval = epochs
-    cfg.default_hooks.checkpoint.interval = 1
-    cfg.default_hooks.checkpoint.max_keep_ckpts = 3
-    cfg.default_hooks.logger.interval = 1
-    return cfg
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    """Two epochs of the tiny config: a checkpoint as MMEngine writes it."""
-    work_dir = str(tmp_path_factory.mktemp('run'))
-    Runner.from_cfg(tiny_cfg(work_dir, epochs=2)).train()
+def trained(lab_run, tmp_path_factory):
+    """The shared lab run (two epochs, a checkpoint after each, as MMEngine
+    writes them), copied: the resume test adds to it."""
+    import shutil
+    work_dir = str(tmp_path_factory.mktemp('run') / 'work')
+    shutil.copytree(lab_run['work_dir'], work_dir)
     return work_dir
 
 
@@ -84,17 +74,19 @@ def test_without_the_plugin_torch_refuses_it(trained):
     assert out.startswith('refused UnpicklingError')
 
 
-def test_resume_continues_the_run(trained):
-    cfg = tiny_cfg(trained, epochs=3)
+def test_resume_continues_the_run(trained, lab_run):
+    cfg = lab_run['training'](trained, 3)
     cfg.resume = True
     runner = Runner.from_cfg(cfg)
     runner.train()
-    assert runner.epoch == 3 and runner.iter == 3
+    per_epoch = runner.iter // 3
+    assert runner.epoch == 3 and per_epoch >= 1
+    assert runner.iter == 3 * per_epoch
     log = open(
         sorted(
             osp.join(trained, d, d + '.log') for d in os.listdir(trained)
             if osp.isdir(osp.join(trained, d)))[-1]).read()
-    assert 'resumed epoch: 2, iter: 2' in log
+    assert f'resumed epoch: 2, iter: {2 * per_epoch}' in log
     assert 'Epoch(train)   [1]' not in log
 
 
@@ -112,10 +104,10 @@ def logged_val_ap(work_dir: str, epoch: int) -> float:
     raise AssertionError(f'no validation at epoch {epoch} in {work_dir}')
 
 
-def test_load_from_evaluates(trained, tmp_path):
+def test_load_from_evaluates(trained, lab_run, tmp_path):
     """load_from puts the epoch-2 weights in the model: its test AP is the
-    AP the run validated at epoch 2 on the same (bundled) images."""
-    cfg = tiny_cfg(str(tmp_path), epochs=1)
+    AP the run validated at epoch 2 on the same images."""
+    cfg = lab_run['training'](str(tmp_path), 1)
     path = osp.join(trained, 'epoch_2.pth')
     cfg.load_from = path
     runner = Runner.from_cfg(cfg)
