@@ -168,6 +168,10 @@ class Follower:
         rerun_ahead (int): frames run again, from a frame whose box was
             off, on boxes extrapolated anew (later frames keep theirs until
             they are found off in turn).
+        ahead (int): frames whose boxes are extrapolated and run in one
+            call; the next ones are extrapolated from the last of them
+            (further ahead, more boxes miss an animal that changes speed
+            and are run again).
         smoothing (float): weight of a frame's own box side in the smoothed
             side (exponential moving average).
         min_side_ratio (float): the side never falls below this fraction of
@@ -186,6 +190,7 @@ class Follower:
                  search_every: int = 5,
                  tolerance: float = 0.15,
                  rerun_ahead: int = 4,
+                 ahead: int = 8,
                  smoothing: float = 0.3,
                  min_side_ratio: float = 0.5):
         if boxes is not None and len(boxes):
@@ -208,6 +213,7 @@ class Follower:
         self.search_every = search_every
         self.tolerance = tolerance
         self.rerun_ahead = rerun_ahead
+        self.ahead = ahead
         self.smoothing = smoothing
         self.min_side_ratio = min_side_ratio
         self.tracks: List[Optional[Track]] = [None] * num_animals
@@ -444,14 +450,17 @@ class Follower:
                 if track is not None and track.lost_since is None
             ]
 
-        speculate(0, followed())
+        speculate(0, followed(), self.ahead)
         for t in range(count):
             index = start + t
             row = results[t]
             for n in followed():
                 track = self.tracks[n]
                 pose = cache.get((t, n))
-                if pose is None or self._off(
+                if pose is None:  # past the frames run ahead
+                    speculate(t, [n], self.ahead)
+                    pose = cache[t, n]
+                if self._off(
                         pose.box,
                         self._fitting(track, pose, index,
                                       self.neighbours(n, index)), track.side):
@@ -475,7 +484,7 @@ class Follower:
                 self._find(frames[t], index, due, row)
                 for n in due:  # found: follow from the next frame on
                     if row[n] is not None and t + 1 < count:
-                        speculate(t + 1, [n])
+                        speculate(t + 1, [n], self.ahead)
         return self._pack(results)
 
     def _fitting(self,

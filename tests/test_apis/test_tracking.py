@@ -155,8 +155,8 @@ def test_track_finds_follows_loses_and_finds_the_animal_again(
 
 
 def test_track_keeps_batching(tmp_path, disk_model):
-    """A steadily walking animal costs one model call per batch after the
-    first frame's search (and a refinement)."""
+    """A steadily walking animal costs one model call per ``ahead`` (8)
+    frames after the first frame's search (and a refinement)."""
     path = [(40 + 2 * t, 100) for t in range(48)]
     video = str(tmp_path / 'walk.avi')
     write_video(video, [draw([p]) for p in path])
@@ -166,10 +166,10 @@ def test_track_keeps_batching(tmp_path, disk_model):
     calls = disk_model[-1].calls
     # the first frame's search: 315 windows of the animal's size (21 x 15,
     # stride half the side) and the candidates again; then the 47 frames
-    # after it, at most one re-run of the first batch's rest while the
-    # velocity is learnt, and one call per later batch
+    # after it, at most one re-run of the first frames' rest while the
+    # velocity is learnt, and one call per 8 frames after
     assert sum(calls) <= 315 + 16 + 47 + 2 * 15
-    assert calls[-2:] == [16, 16]
+    assert calls[-4:] == [8, 8, 8, 8]
 
 
 def test_track_finds_a_small_animal_without_its_size(tmp_path, disk_model):
