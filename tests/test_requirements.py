@@ -36,7 +36,8 @@ def is_bounded(req: Requirement) -> bool:
                            and bool(ops & {'<', '<=', '~='}))
 
 
-@pytest.mark.parametrize('source', ['stack.txt', 'tests.txt', 'setup.py'])
+@pytest.mark.parametrize('source',
+                         ['stack.txt', 'tests.txt', 'readers.txt', 'setup.py'])
 def test_every_requirement_is_pinned_or_bounded(source):
     reqs = (
         setup_requirements()
