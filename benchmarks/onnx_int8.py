@@ -160,7 +160,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     from promptpose_mm.deployment import export_onnx
     from promptpose_mm.deployment.folded import FoldedPoseModel
     from promptpose_mm.deployment.onnx_export import INPUT_NAME, input_size_of
-    from promptpose_mm.utils.precision import cpu_bfloat16_units
+    from promptpose_mm.utils.precision import autocast, cpu_bfloat16_units
     from promptpose_mm.utils.tables import markdown_table
     os.makedirs(args.work_dir, exist_ok=True)
     model = init_model(args.config, args.checkpoint, device='cpu')
@@ -178,15 +178,13 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
                            ('onnxruntime int8', int8_file))
     }
 
-    def eager(batch, dtype=None):
-        with torch.inference_mode(), torch.autocast(
-                'cpu', dtype=dtype or torch.bfloat16, enabled=dtype
-                is not None):
+    def eager(batch, precision='float32'):
+        with torch.inference_mode(), autocast(precision):
             return folded(torch.from_numpy(batch))
 
     runs = {'PyTorch float32': eager}
     if cpu_bfloat16_units():
-        runs['PyTorch bfloat16'] = lambda b: eager(b, torch.bfloat16)
+        runs['PyTorch bfloat16'] = lambda b: eager(b, 'bfloat16')
     for name, session in sessions.items():
         runs[name] = (lambda s: lambda b: s.run(None, {INPUT_NAME: b}))(
             session)

@@ -427,9 +427,8 @@ class Follower:
                                                      for _ in range(count)]
         cache = {}  # (frame in batch, animal) -> Pose
 
-        def speculate(first: int,
-                      animals: Sequence[int],
-                      frames_ahead: int = count) -> None:
+        def speculate(first: int, animals: Sequence[int],
+                      frames_ahead: int) -> None:
             """Run ``frames_ahead`` frames from ``first`` of the batch for
             ``animals`` on boxes extrapolated from their tracks, in one
             call."""

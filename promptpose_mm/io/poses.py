@@ -139,16 +139,15 @@ def write_poses(poses: VideoPoses,
         path = out_stem + SUFFIXES[name]
         if name in ('dlc-h5', 'dlc-csv'):
             path = table_path(out_stem, SUFFIXES[name], len(poses.individuals))
-            write_deeplabcut_predictions(poses, path)
+            written.append(write_deeplabcut_predictions(poses, path))
         elif name == 'boxes':
             boxes = box_table(poses)
-            atomic_write(path, lambda p: boxes.to_csv(p, index=False))
+            written.append(
+                atomic_write(path, lambda p: boxes.to_csv(p, index=False)))
         elif name in ('slp', 'analysis-h5'):
-            write_sleap_predictions(poses, path, labels)
+            written.append(write_sleap_predictions(poses, path, labels))
         else:
-            written.extend(write_nwb(poses, path))
-            continue
-        written.append(path)
+            written += write_nwb(poses, path)
     if {'dlc-h5', 'dlc-csv'} & set(formats):
         written.append(write_deeplabcut_meta(poses, out_stem + '_meta.pickle'))
     return written
